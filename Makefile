@@ -1,0 +1,75 @@
+# Two environments: the engine (python3.10 + rasa 3.6.21) and the app (Python >= 3.11, our code).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENVS := .venvs
+ENGINE := $(VENVS)/engine
+APP := $(VENVS)/app
+RASA := $(ENGINE)/bin/rasa
+PY := $(APP)/bin/python
+# The first working interpreter of each kind (pyenv shims may exist without the version behind them).
+PY310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+PY3 ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	$$p -c 'import sys; assert sys.version_info >= (3, 11)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+export PYTHONWARNINGS := ignore::UserWarning
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: help run test lint unit validate model nlu-eval stories e2e envs seed clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(ENGINE)/.installed: requirements-engine.txt
+	@test -n "$(PY310)" || { echo "python3.10 is required for the engine (rasa 3.6 supports 3.8-3.10)"; exit 1; }
+	$(PY310) -m venv $(ENGINE)
+	$(ENGINE)/bin/pip install -q --upgrade pip wheel
+	$(ENGINE)/bin/pip install -q -r requirements-engine.txt
+	touch $@
+
+$(APP)/.installed: pyproject.toml
+	@test -n "$(PY3)" || { echo "Python >= 3.11 is required for the app"; exit 1; }
+	$(PY3) -m venv $(APP)
+	$(APP)/bin/pip install -q --upgrade pip
+	$(APP)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+envs: $(ENGINE)/.installed $(APP)/.installed ## create both environments
+
+seed: envs ## create the store and load the catalogue (idempotent)
+	$(APP)/bin/bot seed
+
+model: envs ## train the model unless one for the current inputs exists
+	$(PY) -m bot.model
+
+run: envs seed model ## set everything up and start the assistant (Ctrl-C stops it)
+	$(PY) -m bot.serve
+
+lint: envs ## ruff and mypy
+	$(APP)/bin/ruff check bot actions tests
+	$(APP)/bin/ruff format --check bot actions tests
+	$(APP)/bin/mypy bot actions
+	$(APP)/bin/bot nlu-check
+
+unit: envs ## unit tests (no engine needed)
+	$(APP)/bin/pytest -q -m "not e2e"
+
+validate: envs ## rasa data validate
+	$(RASA) data validate --fail-on-warnings --domain domain.yml --data data --config config.yml
+
+nlu-eval: model ## NLU evaluation on the held-out test set (tests/nlu)
+	$(RASA) test nlu --model $$($(PY) -c 'from bot.model import model_path; print(model_path())') \
+		--nlu tests/nlu --out results/nlu
+	$(PY) -m tests.tools.nlu_report results/nlu
+
+stories: model ## conversation tests (test stories) with --fail-on-prediction-errors
+	$(RASA) test core --model $$($(PY) -c 'from bot.model import model_path; print(model_path())') \
+		--stories tests/stories --out results/core --fail-on-prediction-errors
+
+e2e: model seed ## end-to-end tests through the engine and the action server
+	$(APP)/bin/pytest -q -m e2e
+
+test: lint unit validate model nlu-eval stories e2e ## everything CI checks
+
+clean: ## remove environments, models, results and the store
+	rm -rf $(VENVS) models results var

@@ -1,0 +1,1 @@
+"""Conversational account assistant: catalogue, store, answers and gateway."""

@@ -1,0 +1,1 @@
+"""Answers built from the catalogue: pure functions from a question to a reply."""

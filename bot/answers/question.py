@@ -1,0 +1,33 @@
+"""The question an answer function receives: intent, words, resolved mentions and prior context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.answers.reply import Context
+from bot.nlu.resolve import Mentions
+
+
+@dataclass(frozen=True)
+class Question:
+    """One user turn, already resolved against the catalogue."""
+
+    intent: str
+    text: str = ""
+    mentions: Mentions = field(default_factory=Mentions)
+    context: Context = field(default_factory=Context)
+
+    @property
+    def plans(self) -> tuple[str, ...]:
+        """Plans named in this turn."""
+        return self.mentions.plans
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """Features named in this turn."""
+        return self.mentions.features
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Channels named in this turn."""
+        return self.mentions.channels

@@ -1,0 +1,1 @@
+"""Language helpers on our side of the engine: entity resolution and NLU data generation."""

@@ -1,0 +1,177 @@
+"""Starts the engine and the action server, waits until both answer, and stops them cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.model import engine_executable, model_path
+from bot.settings import PROJECT_ROOT, Settings, get_settings
+
+
+@dataclass
+class Service:
+    """One child process and the URL that answers once it is ready."""
+
+    name: str
+    command: list[str]
+    ready_url: str
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+
+def services(settings: Settings, model: Path, root: Path = PROJECT_ROOT) -> list[Service]:
+    """The processes of the embedded default topology."""
+    engine_port = settings.engine_url.rsplit(":", 1)[-1].rstrip("/")
+    return [
+        Service(
+            name="action server",
+            command=[sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(settings.action_server_port)],
+            ready_url=f"http://127.0.0.1:{settings.action_server_port}/health",
+            # Loopback only; rasa-sdk 3.x warns about the 3.6 engine's version, which is known to work.
+            env={"SANIC_HOST": "127.0.0.1", "PYTHONWARNINGS": "ignore::UserWarning"},
+        ),
+        Service(
+            name="engine",
+            command=[
+                str(engine_executable(root)), "run",
+                "--model", str(model),
+                "--enable-api", "--auth-token", settings.engine_token,
+                "--interface", "127.0.0.1", "--port", engine_port,
+                "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+            ],
+            ready_url=f"{settings.engine_url}/status?token={settings.engine_token}",
+        ),
+    ]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class Stack:
+    """A group of services started together and stopped together."""
+
+    def __init__(self, members: list[Service], root: Path = PROJECT_ROOT, log_dir: Path | None = None) -> None:
+        self.members = members
+        self.root = root
+        self.log_dir = log_dir
+
+    def start(self, timeout: float = 180.0) -> None:
+        """Start every service and wait until each answers; raise if one dies or times out."""
+        for service in self.members:
+            output = None
+            if self.log_dir is not None:
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                output = (self.log_dir / f"{service.name.replace(' ', '-')}.log").open("ab")
+            service.process = subprocess.Popen(
+                service.command,
+                cwd=self.root,
+                env={**os.environ, **service.env},
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        pending = list(self.members)
+        while pending:
+            for service in list(pending):
+                assert service.process is not None
+                if service.process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"{service.name} exited with code {service.process.returncode}")
+                if _answers(service.ready_url):
+                    print(f"  {service.name} ready", flush=True)
+                    pending.remove(service)
+            if pending and time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError(f"not ready after {timeout:.0f} s: {', '.join(s.name for s in pending)}")
+            time.sleep(0.5)
+
+    def dead(self) -> list[Service]:
+        """Services whose process has exited."""
+        return [s for s in self.members if s.process is not None and s.process.poll() is not None]
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM every process group, then SIGKILL what is still alive after `grace` seconds."""
+        for service in self.members:
+            if service.process is not None and service.process.poll() is None:
+                os.killpg(service.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for service in self.members:
+            if service.process is None:
+                continue
+            try:
+                service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(service.process.pid, signal.SIGKILL)
+                service.process.wait()
+
+
+@contextmanager
+def running(settings: Settings | None = None, log_dir: Path | None = None) -> Iterator[Stack]:
+    """The stack, started, for the duration of a `with` block."""
+    settings = settings or get_settings()
+    model = model_path()
+    if not model.exists():
+        raise FileNotFoundError(f"no trained model at {model}: run `make model`")
+    stack = Stack(services(settings, model), log_dir=log_dir)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def _usage(settings: Settings) -> str:
+    return f"""
+The assistant is running. Ask it something:
+
+  curl -s {settings.engine_url}/webhooks/rest/webhook \\
+       -H 'Content-Type: application/json' \\
+       -d '{{"sender": "yo", "message": "¿cuántos usuarios trae el plan Expert?"}}'
+
+Press Ctrl-C to stop.
+"""
+
+
+def main() -> int:
+    """Run the stack in the foreground until Ctrl-C or SIGTERM."""
+    settings = get_settings()
+    stopping = False
+
+    def _stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    print("Starting the action server and the engine...", flush=True)
+    with running(settings) as stack:
+        print(_usage(settings), flush=True)
+        while not stopping:
+            if stack.dead():
+                names = ", ".join(s.name for s in stack.dead())
+                print(f"Stopped: {names} exited unexpectedly", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        print("Stopping...", flush=True)
+    print("Stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The store: SQLAlchemy models, sessions, seeding and queries."""

@@ -41,7 +41,7 @@ ACTION_INTENTS = {
 }
 
 
-class AnswerAction(Action, metaclass=ABCMeta):
+class AnswerAction(Action, metaclass=ABCMeta):  # type: ignore[misc]
     """Answers the intent it is bound to from the catalogue in the store."""
 
     intent = ""

@@ -32,8 +32,10 @@ def _seed(args: argparse.Namespace) -> int:
     with sessions.begin() as session:
         changed = save_catalogue(session, catalogue)
     state = "loaded" if changed else "already up to date"
-    print(f"Catalogue {state}: {len(catalogue.plans)} plans, {len(catalogue.features)} features, "
-          f"{len(catalogue.channels)} channels")
+    print(
+        f"Catalogue {state}: {len(catalogue.plans)} plans, {len(catalogue.features)} features, "
+        f"{len(catalogue.channels)} channels"
+    )
     return 0
 
 
@@ -74,9 +76,9 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="bot", description="Store and NLU tasks of the plans assistant.")
     commands = root.add_subparsers(dest="command", required=True)
     commands.add_parser("create", help="create the store's tables").set_defaults(run=_create)
-    commands.add_parser("seed", help="create the store and load the plan catalogue (idempotent)").set_defaults(
-        run=_seed
-    )
+    commands.add_parser(
+        "seed", help="create the store and load the plan catalogue (idempotent)"
+    ).set_defaults(run=_seed)
     show = commands.add_parser("show", help="print the catalogue as stored")
     show.add_argument("--feature", help="only this feature (key or name)")
     show.set_defaults(run=_show)

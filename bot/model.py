@@ -46,9 +46,18 @@ def train(root: Path = PROJECT_ROOT, force: bool = False) -> Path:
     print(f"Training {target.name} (data, domain or config changed)...", flush=True)
     started = time.monotonic()
     command = [
-        str(engine_executable(root)), "train",
-        "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
-        "--out", "models", "--fixed-model-name", target.name.removesuffix(".tar.gz"),
+        str(engine_executable(root)),
+        "train",
+        "--config",
+        "config.yml",
+        "--domain",
+        "domain.yml",
+        "--data",
+        "data",
+        "--out",
+        "models",
+        "--fixed-model-name",
+        target.name.removesuffix(".tar.gz"),
     ]
     subprocess.run(command, cwd=root, check=True)
     print(f"Trained in {time.monotonic() - started:.0f} s: {target.relative_to(root)}")

@@ -35,7 +35,15 @@ def services(settings: Settings, model: Path, root: Path = PROJECT_ROOT) -> list
     return [
         Service(
             name="action server",
-            command=[sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(settings.action_server_port)],
+            command=[
+                sys.executable,
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "actions",
+                "-p",
+                str(settings.action_server_port),
+            ],
             ready_url=f"http://127.0.0.1:{settings.action_server_port}/health",
             # Loopback only; rasa-sdk 3.x warns about the 3.6 engine's version, which is known to work.
             env={"SANIC_HOST": "127.0.0.1", "PYTHONWARNINGS": "ignore::UserWarning"},
@@ -43,11 +51,21 @@ def services(settings: Settings, model: Path, root: Path = PROJECT_ROOT) -> list
         Service(
             name="engine",
             command=[
-                str(engine_executable(root)), "run",
-                "--model", str(model),
-                "--enable-api", "--auth-token", settings.engine_token,
-                "--interface", "127.0.0.1", "--port", engine_port,
-                "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+                str(engine_executable(root)),
+                "run",
+                "--model",
+                str(model),
+                "--enable-api",
+                "--auth-token",
+                settings.engine_token,
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                engine_port,
+                "--endpoints",
+                "endpoints.yml",
+                "--credentials",
+                "credentials.yml",
             ],
             ready_url=f"{settings.engine_url}/status?token={settings.engine_token}",
         ),
@@ -65,7 +83,9 @@ def _answers(url: str) -> bool:
 class Stack:
     """A group of services started together and stopped together."""
 
-    def __init__(self, members: list[Service], root: Path = PROJECT_ROOT, log_dir: Path | None = None) -> None:
+    def __init__(
+        self, members: list[Service], root: Path = PROJECT_ROOT, log_dir: Path | None = None
+    ) -> None:
         self.members = members
         self.root = root
         self.log_dir = log_dir

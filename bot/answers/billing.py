@@ -43,7 +43,8 @@ def card_problem(catalogue: Catalogue, question: Question) -> Reply:
     """'No puedo agregar mi tarjeta'."""
     facts = catalogue.facts
     text = (
-        f"Si no puedes agregar una tarjeta de crédito o tienes problemas, verifica:\n{card_checklist(facts)}\n"
+        "Si no puedes agregar una tarjeta de crédito o tienes problemas, verifica:\n"
+        f"{card_checklist(facts)}\n"
         f"{facts.card_issuer_advice}"
     )
     return single(text, context=Context(topic="card_problem"))

@@ -39,7 +39,14 @@ ANSWERS: dict[str, Answer] = {
 }
 
 # Topics whose answer depends on the plans or features named, so a follow-up can re-ask them.
-_REASKABLE = {"ask_feature_value", "ask_feature_plans", "compare_plans", "plan_summary", "ask_price", "ask_channels"}
+_REASKABLE = {
+    "ask_feature_value",
+    "ask_feature_plans",
+    "compare_plans",
+    "plan_summary",
+    "ask_price",
+    "ask_channels",
+}
 
 
 def answer(catalogue: Catalogue, question: Question) -> Reply:

@@ -23,7 +23,10 @@ def ask_which_feature(catalogue: Catalogue, question: Question, topic: str) -> R
     plans = question.plans or question.context.plans
     target = f" del plan {catalogue.plan(plans[0]).name}" if plans else ""
     buttons = tuple(
-        Button(catalogue.feature(key).name, f'/{topic}{{"feature":"{key}"' + (f',"plan":"{plans[0]}"' if plans else "") + "}")
+        Button(
+            catalogue.feature(key).name,
+            f'/{topic}{{"feature":"{key}"' + (f',"plan":"{plans[0]}"' if plans else "") + "}",
+        )
         for key in popular
     )
     return single(
@@ -84,16 +87,26 @@ def _joined(lines: list[str]) -> list[str]:
 
 def feature_across_plans(catalogue: Catalogue, feature: Feature) -> Message:
     """A feature in every plan: which plans have it and from which plan it starts."""
-    table = Table(("Plan", feature.name), tuple((p.name, value_with_note(feature, feature.values[p.key]).capitalize()) for p in catalogue.plans))
-    if feature.kind == "included" and all(v.detail is None and v.amount is None and v.activator is None for v in feature.values.values()):
+    table = Table(
+        ("Plan", feature.name),
+        tuple(
+            (p.name, value_with_note(feature, feature.values[p.key]).capitalize()) for p in catalogue.plans
+        ),
+    )
+    if feature.kind == "included" and all(
+        v.detail is None and v.amount is None and v.activator is None for v in feature.values.values()
+    ):
         having = plans_having(catalogue, feature)
         lacking = [p.name for p in catalogue.plans if p.name not in having]
         if not lacking:
             return Message(f"{feature.name} está incluido en todos los planes: {join(having)}.", table=table)
         if not having:
             return Message(f"Ningún plan incluye {feature.name}.", table=table)
-        plural = "el plan" if len(having) == 1 else "los planes"
-        text = f"{feature.name} está disponible en {plural} {join(having)}, es decir, desde el plan {having[0]}. No lo incluye{'n' if len(lacking) > 1 else ''}: {join(lacking)}."
+        if len(having) == 1:
+            where = f"solo está disponible en el plan {having[0]}"
+        else:
+            where = f"está disponible en los planes {join(having)}, es decir, desde el plan {having[0]}"
+        text = f"{feature.name} {where}. No lo incluye{'n' if len(lacking) > 1 else ''}: {join(lacking)}."
         return Message(text, table=table)
     lines = [f"{p.name}: {value_text(feature, feature.values[p.key])}" for p in catalogue.plans]
     notes = sorted({v.note for v in feature.values.values() if v.note})
@@ -114,4 +127,3 @@ def feature_plans(catalogue: Catalogue, question: Question) -> Reply:
         return ask_which_feature(catalogue, question, "ask_feature_plans")
     messages = tuple(feature_across_plans(catalogue, catalogue.feature(f)) for f in features[:3])
     return Reply(messages, Context(topic="ask_feature_plans", features=tuple(features)))
-

@@ -57,7 +57,9 @@ def _summary(catalogue: Catalogue, plan: Plan) -> str:
     if sla.detail:
         lines.append(f"SLA: {sla.detail[0].lower()}{sla.detail[1:]}")
     quantity_keys = {*SUMMARY_QUANTITIES, "sla", "monthly_cost"}
-    lacking = [f.name for f in catalogue.features if f.key not in quantity_keys and not f.values[plan.key].available]
+    lacking = [
+        f.name for f in catalogue.features if f.key not in quantity_keys and not f.values[plan.key].available
+    ]
     previous = next((p for p in reversed(catalogue.plans) if p.rank < plan.rank), None)
     gained = []
     if previous is not None:
@@ -121,11 +123,18 @@ def compare_plans(catalogue: Catalogue, question: Question) -> Reply:
     rows = _differences(catalogue, plans)
     context = Context(topic="compare_plans", plans=tuple(p.key for p in plans))
     if not rows:
-        return single(f"Los planes {join(names)} no se diferencian en ningún recurso de la tabla.", context=context)
-    lines = [f"{name}: " + " · ".join(f"{n} {_short(c)}" for n, c in zip(names, cells, strict=True)) for name, cells in rows]
+        return single(
+            f"Los planes {join(names)} no se diferencian en ningún recurso de la tabla.", context=context
+        )
+    lines = [
+        f"{name}: " + " · ".join(f"{n} {_short(c)}" for n, c in zip(names, cells, strict=True))
+        for name, cells in rows
+    ]
     header = f"Diferencias entre {join(names)} ({number(len(rows))} recursos; el resto es igual):"
     chunks = pack(header, lines)
-    table = Table(("Recurso", *names), tuple((name, *(c.capitalize() for c in cells)) for name, cells in rows))
+    table = Table(
+        ("Recurso", *names), tuple((name, *(c.capitalize() for c in cells)) for name, cells in rows)
+    )
     messages = [Message(chunk) for chunk in chunks]
     messages[-1] = Message(messages[-1].text, table=table)
     return Reply(tuple(messages), context)

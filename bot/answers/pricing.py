@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.answers.question import Question
 from bot.answers.reply import Context, Reply, single
-from bot.answers.text import capacity_text
+from bot.answers.text import capacity_text, lower_first
 from bot.catalogue.models import Catalogue
 
 
@@ -26,9 +26,9 @@ def price(catalogue: Catalogue, question: Question) -> Reply:
         else:
             users = catalogue.feature("users")
             interactionz = catalogue.feature("interactionz")
+            how = lower_first(cost.values[key].detail or "").rstrip(".")
             lines.append(
-                f"El precio del plan {plan.name} varía según el número de usuarios y las InteractionZ consumidas; "
-                f"incluye {capacity_text(users, users.values[key])} y "
+                f"Plan {plan.name}: {how}. Incluye {capacity_text(users, users.values[key])} y "
                 f"{capacity_text(interactionz, interactionz.values[key])}."
             )
     if not lines:

@@ -12,14 +12,33 @@ from bot.catalogue.models import Catalogue, Plan, PlanValue
 from bot.nlu.resolve import fold
 
 # Words that count people using the software (its seats).
-_PEOPLE = r"usuarios?|personas?|agentes?|licencias?|asientos?|seats?|users?|colaboradores|vendedores|empleados|operadores|asesores"
+_PEOPLE = (
+    r"usuarios?|personas?|agentes?|licencias?|asientos?|seats?|users?"
+    r"|colaboradores|vendedores|empleados|operadores|asesores"
+)
 _CREDITS = r"interactionz|interaction z|interacciones|interactions|creditos|interacionz|interactionzs"
 _BOTS = r"bots?|chatbots?|robots?"
 _AMOUNT = r"(\d+(?:[.,]\d+)*)\s*(k|mil)?"
 _WORDS = {
-    "un": 1, "uno": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7,
-    "ocho": 8, "nueve": 9, "diez": 10, "quince": 15, "veinte": 20, "treinta": 30, "cuarenta": 40,
-    "cincuenta": 50, "cien": 100, "mil": 1000,
+    "un": 1,
+    "uno": 1,
+    "una": 1,
+    "dos": 2,
+    "tres": 3,
+    "cuatro": 4,
+    "cinco": 5,
+    "seis": 6,
+    "siete": 7,
+    "ocho": 8,
+    "nueve": 9,
+    "diez": 10,
+    "quince": 15,
+    "veinte": 20,
+    "treinta": 30,
+    "cuarenta": 40,
+    "cincuenta": 50,
+    "cien": 100,
+    "mil": 1000,
 }
 # Quantities the recommendation reads from numbers, not from feature names.
 _QUANTITY_FEATURES = {"users", "interactionz", "active_bots", "monthly_cost"}
@@ -57,9 +76,15 @@ def _find(pattern: str, text: str) -> int | None:
     return value * 1000 if re.search(rf"\b{word}\s+mil\b", match.group()) else value
 
 
+def _fold_keeping_numbers(text: str) -> str:
+    """`fold`, except that '3.000' and '2,5' keep their separators (fold would make them '3 000', '2 5')."""
+    parts = re.split(r"(\d+(?:[.,]\d+)+)", text)
+    return " ".join(" ".join(part if i % 2 else fold(part) for i, part in enumerate(parts)).split())
+
+
 def parse_needs(text: str, features: tuple[str, ...] = ()) -> Needs:
     """Read '20 usuarios', '3 mil interacciones', 'somos 8', '5 bots' and named features from a message."""
-    folded = fold(text)
+    folded = _fold_keeping_numbers(text)
     users = _find(_PEOPLE, folded)
     if users is None:
         match = re.search(r"\bsomos\s+(\d+)", folded)
@@ -107,21 +132,32 @@ def recommend(catalogue: Catalogue, needs: Needs) -> tuple[Plan | None, Plan | N
         ),
         None,
     )
-    smallest = hard[0]
-    alternative = smallest if full is not None and smallest.rank < full.rank else None
+    # The alternative is the next plan down: the one whose overage is smallest.
+    below = [p for p in hard if full is not None and p.rank < full.rank]
+    alternative = below[-1] if below else None
     return full, alternative
 
 
 def _reasons(catalogue: Catalogue, plan: Plan, needs: Needs) -> list[str]:
     reasons = []
-    for key, needed in (("users", needs.users), ("interactionz", needs.interactionz), ("active_bots", needs.bots)):
+    for key, needed in (
+        ("users", needs.users),
+        ("interactionz", needs.interactionz),
+        ("active_bots", needs.bots),
+    ):
         if needed is None:
             continue
         feature = catalogue.feature(key)
         value = feature.values[plan.key]
         assert feature.unit is not None
-        has = feature.unit.unlimited if value.unlimited else (
-            "bajo consulta" if value.on_request or value.amount is None else quantity(feature.unit, value.amount)
+        has = (
+            feature.unit.unlimited
+            if value.unlimited
+            else (
+                "bajo consulta"
+                if value.on_request or value.amount is None
+                else quantity(feature.unit, value.amount)
+            )
         )
         reasons.append(f"{has} (necesitas {number(needed)})")
     reasons += [catalogue.feature(f).name for f in needs.features]

@@ -24,7 +24,11 @@ def join(items: Sequence[str], last: str = "y") -> str:
 def quantity(unit: Unit, amount: int) -> str:
     """'1 usuario', 'hasta 10 solicitudes por segundo', '2 GB'."""
     if unit.format == "megabytes":
-        spoken = f"{number(amount // 1024)} GB" if amount >= 1024 and amount % 1024 == 0 else f"{number(amount)} MB"
+        spoken = (
+            f"{number(amount // 1024)} GB"
+            if amount >= 1024 and amount % 1024 == 0
+            else f"{number(amount)} MB"
+        )
     else:
         spoken = f"{number(amount)} {unit.singular if amount == 1 else unit.plural}"
     return f"{unit.prefix} {spoken}" if unit.prefix else spoken

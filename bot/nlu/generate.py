@@ -78,7 +78,9 @@ def _plan_words(catalogue: Catalogue) -> list[str]:
 
 
 def _feature_words(feature: Feature) -> list[str]:
-    return [feature.name.lower(), *feature.aliases]
+    # Punctuation around an entity breaks token alignment: "bots (ia)" -> "bots ia".
+    name = " ".join(feature.name.lower().replace("(", " ").replace(")", " ").split())
+    return [name, *feature.aliases]
 
 
 def _ann(text: str, entity: str) -> str:
@@ -87,8 +89,13 @@ def _ann(text: str, entity: str) -> str:
 
 def _examples(catalogue: Catalogue, rng: random.Random) -> dict[str, list[str]]:
     plans = _plan_words(catalogue)
-    out: dict[str, list[str]] = {"ask_feature_value": [], "ask_feature_plans": [], "compare_plans": [],
-                                 "plan_summary": [], "follow_up": []}
+    out: dict[str, list[str]] = {
+        "ask_feature_value": [],
+        "ask_feature_plans": [],
+        "compare_plans": [],
+        "plan_summary": [],
+        "follow_up": [],
+    }
     for feature in catalogue.features:
         words = _feature_words(feature)
         templates = _VALUE_QUANTITY if feature.kind == "quantity" else _VALUE_INCLUDED

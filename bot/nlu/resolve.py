@@ -20,7 +20,7 @@ PLAN_WORD_CUTOFF = 88
 
 
 def fold(text: str) -> str:
-    """Lower-case, strip accents and punctuation, squeeze spaces: 'Retención  de DATOS?' -> 'retencion de datos'."""
+    """Lower-case, strip accents and punctuation, squeeze spaces: 'Retención DATOS?' -> 'retencion datos'."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(re.sub(r"[^\w\s]", " ", bare).split())

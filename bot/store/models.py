@@ -55,7 +55,9 @@ class PlanValueRow(Base):
     feature_key: Mapped[str] = mapped_column(
         ForeignKey("catalogue_features.key", ondelete="CASCADE"), primary_key=True
     )
-    plan_key: Mapped[str] = mapped_column(ForeignKey("catalogue_plans.key", ondelete="CASCADE"), primary_key=True)
+    plan_key: Mapped[str] = mapped_column(
+        ForeignKey("catalogue_plans.key", ondelete="CASCADE"), primary_key=True
+    )
     available: Mapped[bool] = mapped_column(Boolean)
     amount: Mapped[int | None] = mapped_column(Integer, nullable=True)
     unlimited: Mapped[bool] = mapped_column(Boolean, default=False)

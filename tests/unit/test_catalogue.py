@@ -336,7 +336,13 @@ def test_card_steps(catalogue: Catalogue) -> None:
 def test_card_checklist(catalogue: Catalogue) -> None:
     checklist = catalogue.facts.card_checklist
     assert len(checklist) == 5
-    expected = ("números de la tarjeta", "fecha de vencimiento", "CVV", "compras en línea", "límite de crédito")
+    expected = (
+        "números de la tarjeta",
+        "fecha de vencimiento",
+        "CVV",
+        "compras en línea",
+        "límite de crédito",
+    )
     for item, words in zip(checklist, expected, strict=True):
         assert words in item
     assert "emisor de tu tarjeta" in catalogue.facts.card_issuer_advice

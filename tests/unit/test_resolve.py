@@ -49,7 +49,9 @@ def test_plan_names(resolver: Resolver, surface: str, key: str) -> None:
     assert resolver.resolve("plan", surface) == key
 
 
-@pytest.mark.parametrize("surface", ["Específicamente", "especificamente", "problema", "empresa", "", "   ", "xyz"])
+@pytest.mark.parametrize(
+    "surface", ["Específicamente", "especificamente", "problema", "empresa", "", "   ", "xyz"]
+)
 def test_not_a_plan(resolver: Resolver, surface: str) -> None:
     assert resolver.resolve("plan", surface) is None
 
@@ -187,7 +189,7 @@ def test_mentions_from_text(resolver: Resolver, text: str, expected: Mentions) -
 
 
 def test_longest_alias_wins(resolver: Resolver) -> None:
-    # "whatsapp business" is one channel, not WhatsApp plus something else; "retencion de datos" is one feature.
+    # "whatsapp business" is one channel; "retencion de datos" is one feature, not "retencion" plus words.
     assert resolver.mentions([], "whatsapp business").channels == ("whatsapp",)
     assert resolver.scan("feature", "retencion de datos") == ["data_retention"]
 

@@ -63,8 +63,14 @@ class AnswerAction(Action, metaclass=ABCMeta):  # type: ignore[misc]
 
 def _bind(action_name: str, intent: str) -> type[AnswerAction]:
     class_name = "".join(part.title() for part in action_name.split("_"))
-    attributes = {"name": lambda self: action_name, "intent": intent, "__module__": __name__}
-    return type(class_name, (AnswerAction,), attributes)
+    def name(self: AnswerAction) -> str:
+        return action_name
+
+    attributes = {"name": name, "intent": intent, "__module__": __name__}
+    bound = type(class_name, (AnswerAction,), attributes)
+    # The action server's workers unpickle actions by module attribute, so each class must be one.
+    globals()[class_name] = bound
+    return bound
 
 
 BOUND_ACTIONS = [_bind(name, intent) for name, intent in ACTION_INTENTS.items()]

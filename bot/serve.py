@@ -142,10 +142,12 @@ class Stack:
 
 
 @contextmanager
-def running(settings: Settings | None = None, log_dir: Path | None = None) -> Iterator[Stack]:
-    """The stack, started, for the duration of a `with` block."""
+def running(
+    settings: Settings | None = None, log_dir: Path | None = None, model: Path | None = None
+) -> Iterator[Stack]:
+    """The stack, started, for the duration of a `with` block (default: the model of the current inputs)."""
     settings = settings or get_settings()
-    model = model_path()
+    model = model or model_path()
     if not model.exists():
         raise FileNotFoundError(f"no trained model at {model}: run `make model`")
     stack = Stack(services(settings, model), log_dir=log_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.answers.plans import list_plans
 from bot.answers.question import Question
 from bot.answers.reply import Button, Context, Message, Reply, Table, single
 from bot.answers.text import (
@@ -122,8 +123,9 @@ def feature_across_plans(catalogue: Catalogue, feature: Feature) -> Message:
 
 def feature_plans(catalogue: Catalogue, question: Question) -> Reply:
     """'¿Qué planes tienen SSO?', '¿Desde qué plan hay mapa de flujos?', '¿Cuántos bots trae cada plan?'."""
-    features = question.features or question.context.features
+    features = question.features
     if not features:
-        return ask_which_feature(catalogue, question, "ask_feature_plans")
+        # "¿Qué planes tienen?" names no feature: the user wants the list of plans.
+        return list_plans(catalogue, question)
     messages = tuple(feature_across_plans(catalogue, catalogue.feature(f)) for f in features[:3])
     return Reply(messages, Context(topic="ask_feature_plans", features=tuple(features)))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +22,11 @@ Ask = Callable[..., list[dict[str, Any]]]
 @pytest.fixture(scope="session")
 def stack() -> Iterator[None]:
     """The engine and the action server, started from the current model and the default store."""
-    if not model_path().exists():
-        pytest.fail("no trained model for the current data: run `make model` first")
-    with running(log_dir=PROJECT_ROOT / "var" / "log" / "e2e"):
+    # BOT_MODEL lets a developer run the suite against another model while the data is being edited.
+    model = Path(os.environ.get("BOT_MODEL") or model_path())
+    if not model.exists():
+        pytest.fail(f"no trained model at {model}: run `make model` first")
+    with running(log_dir=PROJECT_ROOT / "var" / "log" / "e2e", model=model):
         yield
 
 

@@ -49,7 +49,7 @@ CASES = [
     Case("el starter exporta informes?", ("Sí", "informes de envíos")),
     Case("cuantos contactos puedo crear en el starter", ("1.000 contactos",)),
     # Which plans have a feature.
-    Case("que planes tienen account manager", ("Enterprise",), ("Starter, ",)),
+    Case("que planes tienen account manager", ("solo está disponible en el plan Enterprise",)),
     Case(
         "desde que plan hay mapa de flujos?", ("Expert", "Professional", "Enterprise", "desde el plan Expert")
     ),

@@ -276,8 +276,11 @@ def test_feature_plans_starting_above_starter_says_so(catalogue: Catalogue) -> N
     assert "Disponible desde el plan Specialist" in text
 
 
-def test_feature_plans_without_feature_asks_which(catalogue: Catalogue) -> None:
-    assert "¿Qué recurso" in said(ask(catalogue, "ask_feature_plans"))
+def test_feature_plans_without_feature_lists_the_plans(catalogue: Catalogue) -> None:
+    # "¿Qué planes tienen?" names no feature: the user is asking which plans exist.
+    text = said(ask(catalogue, "ask_feature_plans"))
+    assert "5 planes de software" in text
+    assert "Starter, Specialist, Expert, Professional y Enterprise" in text
 
 
 # --- compare_plans -----------------------------------------------------------------------------------

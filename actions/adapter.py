@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import runtime
+from bot.accounts.access import account_access, normalize_contract_number
+from bot.accounts.identity import Identity, identity_from_metadata
 from bot.answers.question import Question
 from bot.answers.reply import Context, Reply
 from bot.nlu.resolve import Resolver
@@ -23,6 +28,29 @@ def context_from(tracker: Tracker) -> Context:
     )
 
 
+def identity_of(tracker: Tracker) -> Identity | None:
+    """The verified identity the gateway attached to the latest user message (never its text)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return identity_from_metadata(event.get("metadata"))
+    return None
+
+
+def contract_number_of(tracker: Tracker) -> str | None:
+    """A contract number named in the latest message (entity, then text), else the form's slot."""
+    message = tracker.latest_message or {}
+    for entity in message.get("entities") or []:
+        if entity.get("entity") == "contract_number":
+            number = normalize_contract_number(str(entity.get("value", "")))
+            if number:
+                return number
+    number = normalize_contract_number(str(message.get("text") or ""))
+    if number:
+        return number
+    slot = tracker.get_slot("contract_number")
+    return normalize_contract_number(str(slot)) if slot else None
+
+
 def question_from(tracker: Tracker, resolver: Resolver, intent: str | None = None) -> Question:
     """Build the question of the latest user message."""
     message = tracker.latest_message or {}
@@ -34,6 +62,18 @@ def question_from(tracker: Tracker, resolver: Resolver, intent: str | None = Non
         mentions=resolver.mentions(entities, text),
         context=context_from(tracker),
     )
+
+
+async def with_account(question: Question, tracker: Tracker) -> Question:
+    """The question with the sender's account data (or the reason it is refused) and contract number."""
+    identity = identity_of(tracker)
+
+    def load() -> Question:
+        with runtime.sessions()() as session:
+            account, denial = account_access(session, identity)
+        return replace(question, account=account, denial=denial, contract_number=contract_number_of(tracker))
+
+    return await asyncio.to_thread(load)
 
 
 def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
@@ -50,11 +90,13 @@ def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
 
 
 def context_events(reply: Reply) -> list[dict[str, Any]]:
-    """Slot events that remember the reply's context."""
+    """Slot events that remember the reply's context and whether a contract must be chosen."""
+    events = [SlotSet("pending_question", reply.select_contract_for), SlotSet("contract_number", None)]
     context = reply.context
     if context is None:
-        return []
+        return events
     return [
+        *events,
         SlotSet("ctx_topic", context.topic),
         SlotSet("ctx_plans", list(context.plans)),
         SlotSet("ctx_features", list(context.features)),

@@ -8,9 +8,9 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.adapter import context_events, question_from, send
-from actions.runtime import catalogue_cache
-from bot.answers.dispatch import answer
+from actions.adapter import context_events, question_from, send, with_account
+from actions import runtime
+from bot.answers.dispatch import ACCOUNT_INTENTS, answer
 
 # Action name -> the intent whose answer it gives ("follow_up" re-asks the previous topic).
 ACTION_INTENTS = {
@@ -54,8 +54,10 @@ class AnswerAction(Action, metaclass=ABCMeta):  # type: ignore[misc]
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Answer the latest message."""
-        snapshot = catalogue_cache().get()
+        snapshot = runtime.catalogue_cache().get()
         question = question_from(tracker, snapshot.resolver, self.intent)
+        if self.intent in ACCOUNT_INTENTS:
+            question = await with_account(question, tracker)
         reply = answer(snapshot.catalogue, question)
         send(dispatcher, reply)
         return context_events(reply)
@@ -63,6 +65,7 @@ class AnswerAction(Action, metaclass=ABCMeta):  # type: ignore[misc]
 
 def _bind(action_name: str, intent: str) -> type[AnswerAction]:
     class_name = "".join(part.title() for part in action_name.split("_"))
+
     def name(self: AnswerAction) -> str:
         return action_name
 

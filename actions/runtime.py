@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from bot.settings import get_settings
 from bot.store.catalogue_cache import CatalogueCache
 from bot.store.db import make_engine, make_sessionmaker
 
 
 @lru_cache(maxsize=1)
+def sessions() -> sessionmaker[Session]:
+    """Sessions on the configured store."""
+    return make_sessionmaker(make_engine(get_settings().database_url))
+
+
+@lru_cache(maxsize=1)
 def catalogue_cache() -> CatalogueCache:
     """The catalogue cache over the configured store."""
-    settings = get_settings()
-    sessions = make_sessionmaker(make_engine(settings.database_url))
-    return CatalogueCache(sessions, settings.catalogue_cache_seconds)
+    return CatalogueCache(sessions(), get_settings().catalogue_cache_seconds)

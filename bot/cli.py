@@ -11,17 +11,29 @@ from bot.answers.text import value_text
 from bot.catalogue.loader import load_catalogue
 from bot.nlu import generate
 from bot.settings import PROJECT_ROOT, get_settings
+from bot.store import migrate
 from bot.store.catalogue_repo import read_catalogue, save_catalogue
 from bot.store.db import make_engine, make_sessionmaker
-from bot.store.models import Base
+from bot.store.demo import demo_users, seed_demo
 
 GENERATED_NLU = PROJECT_ROOT / "data" / "nlu" / "generated.yml"
+RULES = PROJECT_ROOT / "data" / "rules.yml"
+FORM_RULES = PROJECT_ROOT / "data" / "rules_contract_form.yml"
+
+
+def _generated(nlu_path: Path) -> dict[Path, str]:
+    """Every generated training file and the content it must have."""
+    return {
+        nlu_path: generate.render(load_catalogue()),
+        FORM_RULES: generate.render_form_rules(RULES.read_text(encoding="utf-8")),
+    }
 
 
 def _create(_: argparse.Namespace) -> int:
     engine = make_engine(get_settings().database_url)
-    Base.metadata.create_all(engine)
-    print(f"Store ready at {engine.url.render_as_string(hide_password=True)}")
+    migrate.upgrade(engine)
+    where = engine.url.render_as_string(hide_password=True)
+    print(f"Store ready at {where} (schema {migrate.current_revision(engine)})")
     return 0
 
 
@@ -36,6 +48,18 @@ def _seed(args: argparse.Namespace) -> int:
         f"Catalogue {state}: {len(catalogue.plans)} plans, {len(catalogue.features)} features, "
         f"{len(catalogue.channels)} channels"
     )
+    if not args.no_demo:
+        with sessions.begin() as session:
+            accounts = seed_demo(session)
+        print(f"Demo data: {len(accounts)} accounts, dated relative to today (see `bot demo-users`)")
+    return 0
+
+
+def _demo_users(_: argparse.Namespace) -> int:
+    print(f"{'email':<36} {'phone':<15} {'verified':<8} {'profile':<7} account")
+    for user in demo_users():
+        verified = "yes" if user.phone_verified else "no"
+        print(f"{user.email:<36} {user.phone or '-':<15} {verified:<8} {user.profile:<7} {user.account}")
     return 0
 
 
@@ -56,29 +80,35 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _nlu_generate(args: argparse.Namespace) -> int:
-    path = Path(args.output)
-    changed = generate.write(load_catalogue(), path)
-    print(f"{path} {'written' if changed else 'unchanged'}")
+    for path, text in _generated(Path(args.output)).items():
+        print(f"{path} {'written' if generate.write(path, text) else 'unchanged'}")
     return 0
 
 
 def _nlu_check(args: argparse.Namespace) -> int:
-    path = Path(args.output)
-    if not path.exists() or path.read_text(encoding="utf-8") != generate.render(load_catalogue()):
+    stale = [
+        p
+        for p, text in _generated(Path(args.output)).items()
+        if not p.exists() or p.read_text(encoding="utf-8") != text
+    ]
+    for path in stale:
         print(f"{path} is stale: run `bot nlu-generate`", file=sys.stderr)
-        return 1
-    print(f"{path} matches the catalogue")
-    return 0
+    if not stale:
+        print("Generated training data matches the catalogue and the rules")
+    return 1 if stale else 0
 
 
 def parser() -> argparse.ArgumentParser:
     """The command-line parser."""
     root = argparse.ArgumentParser(prog="bot", description="Store and NLU tasks of the plans assistant.")
     commands = root.add_subparsers(dest="command", required=True)
-    commands.add_parser("create", help="create the store's tables").set_defaults(run=_create)
-    commands.add_parser(
-        "seed", help="create the store and load the plan catalogue (idempotent)"
-    ).set_defaults(run=_seed)
+    commands.add_parser("create", help="create or upgrade the store's schema (migrations)").set_defaults(
+        run=_create
+    )
+    seed = commands.add_parser("seed", help="create the store, load the catalogue and the demo accounts")
+    seed.add_argument("--no-demo", action="store_true", help="load the catalogue only")
+    seed.set_defaults(run=_seed)
+    commands.add_parser("demo-users", help="list the demo users to try each flow").set_defaults(run=_demo_users)
     show = commands.add_parser("show", help="print the catalogue as stored")
     show.add_argument("--feature", help="only this feature (key or name)")
     show.set_defaults(run=_show)

@@ -11,7 +11,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session, sessionmaker
 
-import actions.answers as answers_module
+from actions import runtime
 from actions.answers import ACTION_INTENTS, BOUND_ACTIONS, AnswerAction
 from bot.settings import PROJECT_ROOT
 from bot.store.catalogue_cache import CatalogueCache
@@ -20,7 +20,8 @@ from bot.store.catalogue_cache import CatalogueCache
 @pytest.fixture(autouse=True)
 def store(sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
     cache = CatalogueCache(sessions, max_age=60)
-    monkeypatch.setattr(answers_module, "catalogue_cache", lambda: cache)
+    monkeypatch.setattr(runtime, "catalogue_cache", lambda: cache)
+    monkeypatch.setattr(runtime, "sessions", lambda: sessions)
 
 
 def tracker(text: str, intent: str, entities: list[dict[str, Any]] | None = None, **slots: Any) -> Tracker:
@@ -41,7 +42,8 @@ def slots(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 def test_every_domain_action_is_implemented() -> None:
     domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
-    assert set(domain["actions"]) == set(ACTION_INTENTS)
+    form_actions = {"action_ask_contract_number", "validate_contract_form", "action_answer_selected_contract"}
+    assert set(domain["actions"]) == set(ACTION_INTENTS) | form_actions
     assert {cls().name() for cls in BOUND_ACTIONS} == set(ACTION_INTENTS)
 
 
@@ -62,6 +64,8 @@ def test_feature_value_from_entities() -> None:
     )
     assert "30 usuarios" in messages[0]["text"]
     assert slots(events) == {
+        "pending_question": None,
+        "contract_number": None,
         "ctx_topic": "ask_feature_value",
         "ctx_plans": ["expert"],
         "ctx_features": ["users"],

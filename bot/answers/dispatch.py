@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from bot.answers import account, billing, channels, features, plans, pricing, recommend
+from bot.answers import billing, cards, channels, contracts, features, plans, pricing, recommend
 from bot.answers.question import Question
 from bot.answers.reply import Context, Reply, single
 from bot.catalogue.models import Catalogue
@@ -28,15 +28,20 @@ ANSWERS: dict[str, Answer] = {
     "ask_channels_package": channels.channels_package,
     "ask_payment_methods": billing.payment_methods,
     "ask_add_card": billing.add_card,
-    "card_problem": billing.card_problem,
-    "ask_invoice": billing.invoice,
+    "card_problem": cards.card_trouble,
+    "ask_invoice": contracts.invoices,
     "how_to_contract": billing.how_to_contract,
     "ask_contracts_access": billing.contracts_access,
     "share_card_data": billing.card_data_warning,
-    "ask_contract_status": account.sign_in_required,
-    "ask_financial_info": account.sign_in_required,
-    "ask_card_on_file": account.sign_in_required,
+    "ask_contract_status": contracts.contract_status,
+    "ask_financial_info": contracts.financial_info,
+    "ask_card_on_file": cards.card_on_file,
 }
+
+# Intents whose answer needs the verified Admin's account data.
+ACCOUNT_INTENTS = frozenset(
+    {"ask_contract_status", "ask_financial_info", "ask_invoice", "ask_card_on_file", "card_problem"}
+)
 
 # Topics whose answer depends on the plans or features named, so a follow-up can re-ask them.
 _REASKABLE = {

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
+from bot.accounts.access import Denial
+from bot.accounts.views import AccountView
 from bot.answers.reply import Context
 from bot.nlu.resolve import Mentions
 
@@ -16,6 +19,11 @@ class Question:
     text: str = ""
     mentions: Mentions = field(default_factory=Mentions)
     context: Context = field(default_factory=Context)
+    # Account data: `account` for a verified Admin, otherwise `denial` says why not (None: not loaded).
+    account: AccountView | None = None
+    denial: Denial | None = None
+    contract_number: str | None = None
+    today: date = field(default_factory=date.today)
 
     @property
     def plans(self) -> tuple[str, ...]:

@@ -53,6 +53,8 @@ class Reply:
 
     messages: tuple[Message, ...]
     context: Context | None = field(default=None)
+    # Set when the question needs one contract and the admin has several: ask which (the contract form).
+    select_contract_for: str | None = None
 
 
 def single(text: str, *, buttons: tuple[Button, ...] = (), context: Context | None = None) -> Reply:

@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
-    """Declarative base of every table."""
+    """Declarative base of every table (constraint names fixed so migrations can refer to them)."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+        }
+    )
 
 
 class CatalogueMeta(Base):
@@ -87,3 +111,147 @@ class FactRow(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
+
+
+# --- Accounts ----------------------------------------------------------------------------------------
+# Card data is limited by construction: brand, last four digits (CHECK: exactly 4 digits), holder and
+# expiry. No column exists for a full card number or a CVV.
+
+PROFILES = ("admin", "member", "agent")
+CONTRACT_STATUSES = ("active", "pending_payment", "suspended", "cancelled")
+PAYMENT_METHODS = ("card", "invoice")
+PAYMENT_STATUSES = ("paid", "pending", "failed")
+INVOICE_STATUSES = ("paid", "open", "overdue")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    listed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=f"{column}_allowed")
+
+
+class Account(Base):
+    """A customer company."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(160))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    users: Mapped[list[User]] = relationship(back_populates="account")
+    contracts: Mapped[list[Contract]] = relationship(back_populates="account", order_by="Contract.number")
+    cards: Mapped[list[Card]] = relationship(back_populates="account", order_by="Card.id")
+
+
+class User(Base):
+    """A person who signs in; only the Admin profile may see plans and contracts."""
+
+    __tablename__ = "users"
+    __table_args__ = (_one_of("profile", PROFILES),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(160))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    # E.164 ("+5215512345678"); trusted as identity only when verified.
+    phone: Mapped[str | None] = mapped_column(String(16), unique=True, nullable=True)
+    phone_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    profile: Mapped[str] = mapped_column(String(16))
+
+    account: Mapped[Account] = relationship(back_populates="users")
+
+
+class Card(Base):
+    """A card on file: never more than brand, last 4 digits, holder and expiry."""
+
+    __tablename__ = "cards"
+    __table_args__ = (
+        CheckConstraint("length(last4) = 4", name="last4_length"),
+        CheckConstraint("exp_month BETWEEN 1 AND 12", name="exp_month_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    brand: Mapped[str] = mapped_column(String(24))
+    last4: Mapped[str] = mapped_column(String(4))
+    holder: Mapped[str] = mapped_column(String(120))
+    exp_month: Mapped[int] = mapped_column(Integer)
+    exp_year: Mapped[int] = mapped_column(Integer)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    account: Mapped[Account] = relationship(back_populates="cards")
+
+
+class Contract(Base):
+    """A contract: software plan plus channels package, with its payment method."""
+
+    __tablename__ = "contracts"
+    __table_args__ = (_one_of("status", CONTRACT_STATUSES), _one_of("payment_method", PAYMENT_METHODS))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    software_plan: Mapped[str] = mapped_column(String(32))
+    start_date: Mapped[date] = mapped_column(Date)
+    payment_method: Mapped[str] = mapped_column(String(16))
+
+    account: Mapped[Account] = relationship(back_populates="contracts")
+    channels: Mapped[list[ContractChannel]] = relationship(
+        back_populates="contract", order_by="ContractChannel.channel_key", cascade="all, delete-orphan"
+    )
+    payments: Mapped[list[Payment]] = relationship(
+        back_populates="contract", order_by="Payment.date.desc()", cascade="all, delete-orphan"
+    )
+    invoices: Mapped[list[Invoice]] = relationship(
+        back_populates="contract", order_by="Invoice.issue_date.desc()", cascade="all, delete-orphan"
+    )
+
+
+class ContractChannel(Base):
+    """Monthly quantity of one channel in a contract's channels package."""
+
+    __tablename__ = "contract_channels"
+
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id", ondelete="CASCADE"), primary_key=True)
+    channel_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+
+    contract: Mapped[Contract] = relationship(back_populates="channels")
+
+
+class Payment(Base):
+    """A payment of a contract (made, pending or failed)."""
+
+    __tablename__ = "payments"
+    __table_args__ = (_one_of("status", PAYMENT_STATUSES),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id", ondelete="CASCADE"), index=True)
+    date: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(10))
+    description: Mapped[str] = mapped_column(String(160))
+
+    contract: Mapped[Contract] = relationship(back_populates="payments")
+
+
+class Invoice(Base):
+    """An invoice (factura) of a contract."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (_one_of("status", INVOICE_STATUSES),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id", ondelete="CASCADE"), index=True)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    issue_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(10))
+
+    contract: Mapped[Contract] = relationship(back_populates="invoices")

@@ -1,0 +1,1 @@
+"""Accounts as the dialogue sees them: verified identity, authorization and read-only views."""

@@ -114,7 +114,7 @@ class FactRow(Base):
 
 
 # --- Accounts ----------------------------------------------------------------------------------------
-# Card data is limited by construction: brand, last four digits (CHECK: exactly 4 digits), holder and
+# Card data is limited by construction: brand, last four digits (String(4) with a length CHECK), holder and
 # expiry. No column exists for a full card number or a CVV.
 
 PROFILES = ("admin", "member", "agent")

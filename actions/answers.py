@@ -8,8 +8,8 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.adapter import context_events, question_from, send, with_account
 from actions import runtime
+from actions.adapter import context_events, question_from, send, with_account
 from bot.answers.dispatch import ACCOUNT_INTENTS, answer
 
 # Action name -> the intent whose answer it gives ("follow_up" re-asks the previous topic).

@@ -8,8 +8,8 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.adapter import context_events, question_from, send, with_account
 from actions import runtime
+from actions.adapter import context_events, question_from, send, with_account
 from bot.accounts.access import find_contract, normalize_contract_number
 from bot.answers.dispatch import answer
 from bot.answers.question import Question
@@ -27,7 +27,9 @@ def _buttons(question: Question) -> list[dict[str, str]]:
 
 
 async def _question(tracker: Tracker, intent: str) -> Question:
-    return await with_account(question_from(tracker, runtime.catalogue_cache().get().resolver, intent), tracker)
+    return await with_account(
+        question_from(tracker, runtime.catalogue_cache().get().resolver, intent), tracker
+    )
 
 
 class ActionAskContractNumber(Action):  # type: ignore[misc]

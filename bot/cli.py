@@ -108,7 +108,9 @@ def parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed", help="create the store, load the catalogue and the demo accounts")
     seed.add_argument("--no-demo", action="store_true", help="load the catalogue only")
     seed.set_defaults(run=_seed)
-    commands.add_parser("demo-users", help="list the demo users to try each flow").set_defaults(run=_demo_users)
+    commands.add_parser("demo-users", help="list the demo users to try each flow").set_defaults(
+        run=_demo_users
+    )
     show = commands.add_parser("show", help="print the catalogue as stored")
     show.add_argument("--feature", help="only this feature (key or name)")
     show.set_defaults(run=_show)

@@ -14,7 +14,10 @@ from bot.accounts.views import AccountView, CardView, ContractView, InvoiceView,
 from bot.store.models import Account, Contract, User
 
 ADMIN = "admin"
-_NUMBER = re.compile(r"(?:zcc)?\W*(\d{6,7})", re.IGNORECASE)
+# 6-7 digits standing alone: not a slice of a longer number (a card, a phone).
+_NUMBER = re.compile(r"(?<!\d)(\d{6,7})(?!\d)")
+# A card or phone number, possibly grouped with spaces or dashes ("3782 822463 10005"): never a contract.
+_LONG_NUMBER = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
 
 
 class Denial(Enum):
@@ -48,7 +51,7 @@ def authorize(session: Session, identity: Identity | None) -> Principal | Denial
 
 def normalize_contract_number(text: str) -> str | None:
     """'zcc 100002', 'ZCC100002', '100002' -> 'ZCC-100002'; None when no contract number is present."""
-    match = _NUMBER.search(text.strip())
+    match = _NUMBER.search(_LONG_NUMBER.sub(" ", text))
     return None if match is None else f"ZCC-{match.group(1)}"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictInt, ValidationError
 
 METADATA_KEY = "identity"
 
@@ -15,8 +15,9 @@ class Identity(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    user_id: int
-    account_id: int
+    # Strict: the gateway sends integers; `true` or "1" would mean a caller that is not the gateway.
+    user_id: StrictInt
+    account_id: StrictInt
 
 
 def identity_from_metadata(metadata: Mapping[str, Any] | None) -> Identity | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from bot.accounts.views import ContractView, PaymentView
 from bot.answers.account import chosen_contract, contract_buttons, day, money, refusal, select_contract
 from bot.answers.billing import invoice as invoice_rules
@@ -104,17 +106,16 @@ def financial_info(catalogue: Catalogue, question: Question) -> Reply:
         return chosen
     if chosen is None:
         return select_contract(question)
-    return single(_financial(catalogue, chosen), context=Context(topic="ask_financial_info"))
+    return single(_financial(catalogue, chosen, question.today), context=Context(topic="ask_financial_info"))
 
 
-def _financial(catalogue: Catalogue, contract: ContractView) -> str:
+def _financial(catalogue: Catalogue, contract: ContractView, today: date) -> str:
     lines = [f"Información financiera del contrato {contract.number}:"]
     pending = _pending(contract)
     if pending:
         nxt = pending[0]
-        lines.append(
-            f"Próximo pago: {money(nxt.amount, nxt.currency)} el {day(nxt.date)} ({nxt.description})."
-        )
+        label = "Pago vencido" if nxt.date < today else "Próximo pago"
+        lines.append(f"{label}: {money(nxt.amount, nxt.currency)} el {day(nxt.date)} ({nxt.description}).")
     else:
         lines.append("No tienes pagos pendientes.")
     failed = [p for p in contract.payments if p.status == "failed"]

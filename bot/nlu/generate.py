@@ -160,24 +160,35 @@ FORM_RULES_HEADER = (
 
 def render_form_rules(rules_text: str) -> str:
     """Rules that let every answered intent interrupt (and leave) the contract form."""
-    pairs: list[tuple[str, str]] = []
+    parts = [FORM_RULES_HEADER, 'version: "3.1"\n', "rules:\n"]
     for rule in yaml.safe_load(rules_text)["rules"]:
         steps = rule["steps"]
-        if rule.get("condition") or len(steps) != 2 or "intent" not in steps[0]:
+        # Plain "intent -> action" rules (optionally followed by the slots the action sets).
+        plain = len(steps) >= 2 and "intent" in steps[0] and "action" in steps[1]
+        if rule.get("condition") or not plain or any("slot_was_set" not in s for s in steps[2:]):
             continue
         intent, action = steps[0]["intent"], steps[1]["action"]
-        if intent not in ("cancel", "inform_contract_number"):
-            pairs.append((intent, action))
-    parts = [FORM_RULES_HEADER, 'version: "3.1"\n', "rules:\n"]
-    for intent, action in pairs:
+        if intent in ("cancel", "inform_contract_number"):
+            continue
+        slots = "".join(
+            "      - slot_was_set:\n"
+            + "".join(
+                f"          - {k}: {_yaml_value(v)}\n" for s in step["slot_was_set"] for k, v in s.items()
+            )
+            for step in steps[2:]
+        )
         parts.append(
             f"  - rule: {intent} leaves the contract form\n"
             "    condition:\n      - active_loop: contract_form\n"
             f"    steps:\n      - intent: {intent}\n      - action: action_deactivate_loop\n"
             "      - active_loop: null\n      - slot_was_set:\n          - requested_slot: null\n"
-            f"      - action: {action}\n"
+            f"      - action: {action}\n{slots}"
         )
     return "".join(parts)
+
+
+def _yaml_value(value: object) -> str:
+    return "null" if value is None else str(value)
 
 
 def write(path: Path, text: str) -> bool:

@@ -1,0 +1,1 @@
+"""HTTP gateway between the messaging channels and the engine."""

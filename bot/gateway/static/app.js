@@ -1,0 +1,736 @@
+/* Webchat of the "Asistente de planes y contratos" (Zenvia Customer Cloud).
+ *
+ * Vanilla ES2020, no dependencies. Message content is only ever inserted as text nodes
+ * (textContent / createTextNode), never as HTML.
+ */
+(() => {
+  "use strict";
+
+  const TOKEN_KEY = "zcc.token";
+  const WHOAMI_KEY = "zcc.whoami";
+  const TRANSCRIPT_PREFIX = "zcc.transcript.v1.";
+  const MAX_ENTRIES = 200;
+  const MAX_LENGTH = 2000;
+  const REQUEST_TIMEOUT_MS = 60000;
+
+  const TEXTS = {
+    welcome: "¡Hola! Pregúntame por los planes, canales, pagos o tus contratos.",
+    typing: "El asistente está escribiendo…",
+    network: "No pudimos conectar con el asistente. Revisa tu conexión e inténtalo de nuevo.",
+    timeout: "El asistente tardó demasiado en responder. Inténtalo de nuevo.",
+    unavailable: "El asistente no está disponible en este momento. Inténtalo de nuevo en unos minutos.",
+    retry: "Reintentar",
+    buttonsLabel: "Opciones sugeridas",
+    tableLabel: "Tabla",
+    signedInAs: (name, profile) => (profile ? `Conectado como ${name} (${profile})` : `Conectado como ${name}`),
+    signedIn: "Sesión iniciada",
+    devLoginFailed: "No se pudo iniciar la sesión de prueba.",
+    devAnonymous: "Ahora conversas como visitante anónimo.",
+  };
+
+  // ---------------------------------------------------------------------------------------------
+  // Elements
+
+  const $ = (id) => document.getElementById(id);
+  const log = $("chat-log");
+  const typing = $("typing");
+  const form = $("composer");
+  const input = $("chat-input");
+  const send = $("chat-send");
+  const counter = $("chat-counter");
+  const whoami = $("whoami");
+  const devPanel = $("dev-panel");
+  const devForm = $("dev-form");
+  const devSelect = $("dev-user");
+  const devLogin = $("dev-login");
+  const devStatus = $("dev-status");
+
+  // ---------------------------------------------------------------------------------------------
+  // Storage helpers (localStorage may be unavailable or full: never let that break the chat)
+
+  const store = {
+    get(key) {
+      try {
+        return window.localStorage.getItem(key);
+      } catch (_) {
+        return null;
+      }
+    },
+    set(key, value) {
+      try {
+        window.localStorage.setItem(key, value);
+        return true;
+      } catch (_) {
+        return false;
+      }
+    },
+    remove(key) {
+      try {
+        window.localStorage.removeItem(key);
+      } catch (_) {
+        /* ignore */
+      }
+    },
+    keys() {
+      try {
+        return Object.keys(window.localStorage);
+      } catch (_) {
+        return [];
+      }
+    },
+  };
+
+  const getToken = () => store.get(TOKEN_KEY) || "";
+
+  /** A short, stable id for a token so that transcripts are keyed per identity. */
+  function tokenId(token) {
+    if (!token) return "anon";
+    // cyrb53: a small non-cryptographic 53-bit hash.
+    let h1 = 0xdeadbeef;
+    let h2 = 0x41c6ce57;
+    for (let i = 0; i < token.length; i++) {
+      const ch = token.charCodeAt(i);
+      h1 = Math.imul(h1 ^ ch, 2654435761);
+      h2 = Math.imul(h2 ^ ch, 1597334677);
+    }
+    h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+    h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+    return "t" + (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+  }
+
+  const transcriptKey = (token) => TRANSCRIPT_PREFIX + tokenId(token);
+
+  // ---------------------------------------------------------------------------------------------
+  // Data validation: keep only well-formed pieces of what the server (or storage) gives us
+
+  const isStr = (v) => typeof v === "string";
+
+  function cleanButtons(buttons) {
+    if (!Array.isArray(buttons)) return [];
+    return buttons
+      .filter((b) => b && typeof b === "object" && (isStr(b.title) || isStr(b.payload)))
+      .map((b) => {
+        const title = isStr(b.title) && b.title.trim() ? b.title : String(b.payload);
+        const payload = isStr(b.payload) && b.payload.trim() ? b.payload : title;
+        return { title, payload };
+      });
+  }
+
+  const cellText = (v) => (v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v));
+
+  function cleanTable(custom) {
+    if (!custom || typeof custom !== "object" || custom.type !== "table") return null;
+    if (!Array.isArray(custom.columns) || !Array.isArray(custom.rows)) return null;
+    return {
+      columns: custom.columns.map(cellText),
+      rows: custom.rows.filter(Array.isArray).map((row) => row.map(cellText)),
+      label: isStr(custom.label) ? custom.label : isStr(custom.caption) ? custom.caption : "",
+    };
+  }
+
+  /** An entry of the transcript: {role: "user"|"bot", text?, buttons?, table?}. */
+  function cleanEntry(e) {
+    if (!e || typeof e !== "object" || (e.role !== "user" && e.role !== "bot")) return null;
+    const entry = { role: e.role };
+    if (isStr(e.text) && e.text !== "") entry.text = e.text;
+    if (e.role === "bot") {
+      const buttons = cleanButtons(e.buttons);
+      if (buttons.length) entry.buttons = buttons;
+      const table = e.table ? cleanTable({ type: "table", ...e.table }) : null;
+      if (table) entry.table = table;
+    }
+    return entry.text || entry.buttons || entry.table ? entry : null;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // State
+
+  const state = {
+    token: "",
+    entries: [],
+    busy: false,
+    generation: 0, // bumped whenever the identity changes, so stale replies are dropped
+  };
+
+  function loadTranscript() {
+    const raw = store.get(transcriptKey(state.token));
+    if (!raw) return [];
+    try {
+      const data = JSON.parse(raw);
+      const list = Array.isArray(data) ? data : Array.isArray(data && data.entries) ? data.entries : [];
+      return list.map(cleanEntry).filter(Boolean).slice(-MAX_ENTRIES);
+    } catch (_) {
+      return [];
+    }
+  }
+
+  function saveTranscript() {
+    if (state.entries.length > MAX_ENTRIES) state.entries = state.entries.slice(-MAX_ENTRIES);
+    const key = transcriptKey(state.token);
+    let entries = state.entries;
+    // If storage is full, keep dropping the oldest half until it fits.
+    while (!store.set(key, JSON.stringify({ v: 1, entries }))) {
+      if (entries.length <= 1) {
+        store.remove(key);
+        return;
+      }
+      entries = entries.slice(Math.floor(entries.length / 2));
+    }
+  }
+
+  /** Forget the transcripts of identities other than the current one and the anonymous one. */
+  function pruneTranscripts() {
+    const keep = new Set([transcriptKey(state.token), transcriptKey("")]);
+    for (const key of store.keys()) {
+      if (key.startsWith(TRANSCRIPT_PREFIX) && !keep.has(key)) store.remove(key);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Rendering
+
+  const URL_RE = /\bhttps?:\/\/[^\s<>"']+/g;
+
+  /** Append text to an element: newlines become <br>, http(s) links become safe anchors. */
+  function appendText(parent, text) {
+    const lines = text.split(/\r?\n/);
+    lines.forEach((line, i) => {
+      if (i > 0) parent.appendChild(document.createElement("br"));
+      let last = 0;
+      for (const match of line.matchAll(URL_RE)) {
+        let url = match[0];
+        const trail = /[.,;:!?)\]»]+$/.exec(url);
+        if (trail) url = url.slice(0, -trail[0].length);
+        if (match.index > last) parent.appendChild(document.createTextNode(line.slice(last, match.index)));
+        const a = document.createElement("a");
+        a.href = url;
+        a.textContent = url;
+        a.target = "_blank";
+        a.rel = "noopener noreferrer";
+        parent.appendChild(a);
+        last = match.index + url.length;
+      }
+      if (last < line.length) parent.appendChild(document.createTextNode(line.slice(last)));
+    });
+  }
+
+  function el(tag, className, attrs) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (attrs) for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    return node;
+  }
+
+  function srOnly(text) {
+    const span = el("span", "visually-hidden");
+    span.textContent = text;
+    return span;
+  }
+
+  function renderTable(table) {
+    const wrap = el("div", "msg bot msg-table-bubble");
+    const scroller = el("div", "table-scroll", { tabindex: "0", role: "region" });
+    const label = table.label || `${TEXTS.tableLabel}: ${table.columns.join(", ")}`;
+    scroller.setAttribute("aria-label", label);
+    const t = el("table", "msg-table", { "data-testid": "msg-table", "aria-label": label });
+    if (table.label) {
+      const caption = document.createElement("caption");
+      caption.textContent = table.label;
+      t.appendChild(caption);
+    }
+    const thead = document.createElement("thead");
+    const headRow = document.createElement("tr");
+    for (const col of table.columns) {
+      const th = el("th", "", { scope: "col" });
+      th.textContent = col;
+      headRow.appendChild(th);
+    }
+    thead.appendChild(headRow);
+    t.appendChild(thead);
+    const tbody = document.createElement("tbody");
+    for (const row of table.rows) {
+      const tr = document.createElement("tr");
+      row.forEach((cell, i) => {
+        const td = document.createElement("td");
+        if (i === 0 && table.columns.length > 1) td.className = "row-name";
+        td.textContent = cell;
+        tr.appendChild(td);
+      });
+      tbody.appendChild(tr);
+    }
+    t.appendChild(tbody);
+    scroller.appendChild(t);
+    wrap.appendChild(srOnly("Asistente: "));
+    wrap.appendChild(scroller);
+    return wrap;
+  }
+
+  function renderButtons(buttons, disabled) {
+    const group = el("div", "msg-buttons", { "data-testid": "msg-buttons", role: "group", "aria-label": TEXTS.buttonsLabel });
+    for (const b of buttons) {
+      const button = el("button", "choice", { type: "button" });
+      button.textContent = b.title;
+      button.disabled = Boolean(disabled);
+      button.addEventListener("click", () => {
+        if (state.busy || button.disabled) return;
+        submit(b.payload, b.title);
+      });
+      group.appendChild(button);
+    }
+    return group;
+  }
+
+  /** The DOM nodes of one transcript entry (a bubble, a table, a group of buttons). */
+  function renderEntry(entry, buttonsDisabled) {
+    const nodes = [];
+    if (entry.role === "user") {
+      const bubble = el("div", "msg user");
+      bubble.appendChild(srOnly("Tú: "));
+      appendText(bubble, entry.text || "");
+      nodes.push(bubble);
+      return nodes;
+    }
+    if (entry.table) nodes.push(renderTable(entry.table));
+    if (entry.text) {
+      const bubble = el("div", "msg bot");
+      bubble.appendChild(srOnly("Asistente: "));
+      appendText(bubble, entry.text);
+      nodes.push(bubble);
+    }
+    if (entry.buttons && entry.buttons.length) nodes.push(renderButtons(entry.buttons, buttonsDisabled));
+    return nodes;
+  }
+
+  function appendNodes(nodes) {
+    for (const n of nodes) log.appendChild(n);
+  }
+
+  function scrollToEnd() {
+    const reduce = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    const last = log.lastElementChild;
+    if (last && last.scrollIntoView) last.scrollIntoView({ block: "end", behavior: reduce ? "auto" : "smooth" });
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function renderWelcome() {
+    const bubble = el("div", "msg bot welcome");
+    bubble.appendChild(srOnly("Asistente: "));
+    bubble.appendChild(document.createTextNode(TEXTS.welcome));
+    log.appendChild(bubble);
+  }
+
+  /** Render the whole transcript from state (on load and on identity change). */
+  function renderAll() {
+    log.replaceChildren();
+    renderWelcome();
+    let lastUser = -1;
+    state.entries.forEach((e, i) => {
+      if (e.role === "user") lastUser = i;
+    });
+    state.entries.forEach((entry, i) => appendNodes(renderEntry(entry, i < lastUser)));
+    scrollToEnd();
+  }
+
+  function disableOldButtons() {
+    for (const b of log.querySelectorAll(".msg-buttons button")) b.disabled = true;
+  }
+
+  function removeErrors() {
+    for (const n of log.querySelectorAll(".msg.error")) n.remove();
+  }
+
+  function showError(message, retry) {
+    const bubble = el("div", "msg error", { role: "alert", "data-testid": "msg-error" });
+    const p = el("p", "error-text");
+    appendText(p, message);
+    bubble.appendChild(p);
+    if (retry) {
+      const button = el("button", "retry", { type: "button" });
+      button.textContent = TEXTS.retry;
+      button.addEventListener("click", () => {
+        if (state.busy) return;
+        bubble.remove();
+        input.focus();
+        retry();
+      });
+      bubble.appendChild(button);
+    }
+    log.appendChild(bubble);
+    scrollToEnd();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Busy state and composer
+
+  function setBusy(busy) {
+    state.busy = busy;
+    typing.replaceChildren();
+    if (busy) {
+      const dots = el("span", "typing-dots", { "aria-hidden": "true" });
+      dots.append(el("span"), el("span"), el("span"));
+      typing.append(dots, document.createTextNode(TEXTS.typing));
+    }
+    typing.classList.toggle("is-active", busy);
+    log.setAttribute("aria-busy", busy ? "true" : "false");
+    updateComposer();
+    if (busy) {
+      for (const b of log.querySelectorAll(".msg-buttons button, .msg.error button")) b.disabled = true;
+    }
+  }
+
+  function updateComposer() {
+    const length = input.value.length;
+    counter.textContent = `${length}/${MAX_LENGTH}`;
+    counter.classList.toggle("is-near", length >= MAX_LENGTH * 0.9);
+    send.disabled = state.busy;
+    send.setAttribute("aria-disabled", state.busy ? "true" : "false");
+  }
+
+  function autoGrow() {
+    input.style.height = "auto";
+    const max = 160;
+    input.style.height = Math.min(input.scrollHeight + 2, max) + "px";
+    input.style.overflowY = input.scrollHeight + 2 > max ? "auto" : "hidden";
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Talking to the API
+
+  function authHeaders(extra) {
+    const headers = Object.assign({ Accept: "application/json" }, extra || {});
+    const token = getToken();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    return headers;
+  }
+
+  async function readJson(response) {
+    try {
+      return await response.json();
+    } catch (_) {
+      return null;
+    }
+  }
+
+  /** Turn the server's list of messages into transcript entries, applying table replacements. */
+  function entriesFrom(list) {
+    const out = [];
+    // Indexes (in `out`) of the text messages of this response, in order, that a table may replace.
+    const textIdx = [];
+    for (const item of Array.isArray(list) ? list : []) {
+      if (!item || typeof item !== "object") continue;
+      const table = cleanTable(item.custom);
+      if (table) {
+        const n = Math.max(0, Math.min(Number.parseInt(item.custom.replaces, 10) || 0, textIdx.length));
+        const replaced = textIdx.splice(textIdx.length - n, n);
+        for (const idx of replaced) {
+          // The table replaces the text; buttons of a replaced message are kept.
+          delete out[idx].text;
+        }
+        out.push({ role: "bot", table });
+      }
+      const entry = cleanEntry({ role: "bot", text: item.text, buttons: item.buttons });
+      if (entry) {
+        if (entry.text) textIdx.push(out.length);
+        out.push(entry);
+      }
+    }
+    // Drop entries emptied by a replacement; keep the table right after the kept ones.
+    return out.filter((e) => e.text || e.table || (e.buttons && e.buttons.length));
+  }
+
+  function errorMessageFor(status, body) {
+    if (body && typeof body === "object" && isStr(body.message) && body.message.trim()) return body.message;
+    if (status === 429) return "Has enviado muchos mensajes seguidos. Espera un momento e inténtalo de nuevo.";
+    if (status === 413) return `Tu mensaje es demasiado largo. Escribe como máximo ${MAX_LENGTH} caracteres.`;
+    return TEXTS.unavailable;
+  }
+
+  /**
+   * Send a message. `shown` is what the user's bubble says (a button's title); `isRetry` means the
+   * bubble is already on screen.
+   */
+  async function submit(message, shown, isRetry) {
+    const text = isStr(message) ? message : "";
+    if (!text.trim() || state.busy) return;
+    const generation = state.generation;
+
+    removeErrors();
+    disableOldButtons();
+    if (!isRetry) {
+      const entry = { role: "user", text: isStr(shown) && shown.trim() ? shown : text };
+      state.entries.push(entry);
+      saveTranscript();
+      appendNodes(renderEntry(entry, true));
+    }
+    setBusy(true);
+    scrollToEnd();
+
+    const retry = () => submit(text, shown, true);
+    const controller = typeof AbortController === "function" ? new AbortController() : null;
+    const timer = controller ? window.setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS) : 0;
+    let response;
+    try {
+      response = await fetch("/api/chat", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: authHeaders({ "Content-Type": "application/json" }),
+        body: JSON.stringify({ message: text }),
+        signal: controller ? controller.signal : undefined,
+      });
+    } catch (err) {
+      window.clearTimeout(timer);
+      if (generation !== state.generation) return;
+      setBusy(false);
+      showError(err && err.name === "AbortError" ? TEXTS.timeout : TEXTS.network, retry);
+      return;
+    }
+    const body = await readJson(response);
+    window.clearTimeout(timer);
+    if (generation !== state.generation) return; // identity changed meanwhile: drop the reply
+    setBusy(false);
+
+    if (!response.ok) {
+      showError(errorMessageFor(response.status, body), retry);
+      return;
+    }
+    if (!Array.isArray(body)) {
+      showError(TEXTS.unavailable, retry);
+      return;
+    }
+    const entries = entriesFrom(body);
+    for (const entry of entries) {
+      state.entries.push(entry);
+      appendNodes(renderEntry(entry, false));
+    }
+    saveTranscript();
+    scrollToEnd();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Identity
+
+  function decodeJwt(token) {
+    try {
+      const part = token.split(".")[1];
+      if (!part) return null;
+      const b64 = part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "=");
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const data = JSON.parse(new TextDecoder().decode(bytes));
+      return data && typeof data === "object" ? data : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  function currentProfile() {
+    if (!state.token) return null;
+    try {
+      const saved = JSON.parse(store.get(WHOAMI_KEY) || "null");
+      if (saved && saved.id === tokenId(state.token) && isStr(saved.name)) return saved;
+    } catch (_) {
+      /* ignore */
+    }
+    const claims = decodeJwt(state.token);
+    if (claims && (isStr(claims.name) || isStr(claims.email))) {
+      return {
+        name: isStr(claims.name) ? claims.name : claims.email,
+        profile: isStr(claims.profile) ? claims.profile : "",
+        email: isStr(claims.email) ? claims.email : "",
+      };
+    }
+    return null;
+  }
+
+  function renderWhoami() {
+    const who = currentProfile();
+    if (!state.token) {
+      whoami.hidden = true;
+      whoami.textContent = "";
+      return;
+    }
+    whoami.textContent = who ? TEXTS.signedInAs(who.name, who.profile) : TEXTS.signedIn;
+    whoami.hidden = false;
+    if (who && who.email && devSelect.querySelector(`option[value="${CSS.escape(who.email)}"]`)) {
+      devSelect.value = who.email;
+    }
+  }
+
+  /** Switch to another identity (token or "" for anonymous): a new, empty conversation view. */
+  function setIdentity(token, who) {
+    if (token) store.set(TOKEN_KEY, token);
+    else store.remove(TOKEN_KEY);
+    if (token && who) {
+      store.set(WHOAMI_KEY, JSON.stringify({ id: tokenId(token), name: who.name, profile: who.profile || "", email: who.email || "" }));
+    } else if (!token) {
+      store.remove(WHOAMI_KEY);
+    }
+    adoptIdentity(token, true);
+  }
+
+  function adoptIdentity(token, fresh) {
+    state.generation += 1;
+    state.token = token;
+    if (state.busy) setBusy(false);
+    if (fresh) {
+      state.entries = [];
+      store.remove(transcriptKey(token));
+    } else {
+      state.entries = loadTranscript();
+    }
+    pruneTranscripts();
+    devStatus.textContent = "";
+    devStatus.classList.remove("visually-hidden");
+    if (!token) devSelect.value = "";
+    renderWhoami();
+    renderAll();
+  }
+
+  /** #token=<jwt> in the URL: keep it and take it out of the address bar. */
+  function tokenFromHash() {
+    const hash = window.location.hash.replace(/^#/, "");
+    if (!hash) return null;
+    const params = new URLSearchParams(hash);
+    const token = params.get("token");
+    if (token === null) return null;
+    params.delete("token");
+    const rest = params.toString();
+    const url = window.location.pathname + window.location.search + (rest ? `#${rest}` : "");
+    try {
+      window.history.replaceState(window.history.state, "", url);
+    } catch (_) {
+      /* ignore */
+    }
+    return token.trim();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Development mode
+
+  async function setupDevPanel() {
+    let response;
+    try {
+      response = await fetch("/api/dev/users", { credentials: "same-origin", headers: { Accept: "application/json" } });
+    } catch (_) {
+      return;
+    }
+    if (response.status !== 200) return;
+    const users = await readJson(response);
+    if (!Array.isArray(users)) return;
+    for (const u of users) {
+      if (!u || !isStr(u.email)) continue;
+      const option = document.createElement("option");
+      option.value = u.email;
+      const name = isStr(u.name) && u.name ? u.name : u.email;
+      const details = [u.profile, u.account].filter((x) => x !== undefined && x !== null && x !== "").map(String);
+      option.textContent = details.length ? `${name} — ${details.join(" · ")}` : name;
+      option.dataset.name = name;
+      option.dataset.profile = isStr(u.profile) ? u.profile : "";
+      devSelect.appendChild(option);
+    }
+    devPanel.hidden = false;
+    renderWhoami();
+  }
+
+  async function devSignIn(event) {
+    event.preventDefault();
+    devStatus.textContent = "";
+    devStatus.classList.remove("visually-hidden");
+    const email = devSelect.value;
+    if (!email) {
+      setIdentity("", null);
+      devStatus.textContent = TEXTS.devAnonymous;
+      input.focus();
+      return;
+    }
+    const option = devSelect.selectedOptions[0];
+    devLogin.disabled = true;
+    try {
+      const response = await fetch("/api/dev/token", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ email }),
+      });
+      const body = await readJson(response);
+      if (!response.ok || !body || !isStr(body.token) || !body.token) {
+        devStatus.textContent = errorMessageFor(response.status, body) || TEXTS.devLoginFailed;
+        return;
+      }
+      setIdentity(body.token, {
+        name: (option && option.dataset.name) || email,
+        profile: (option && option.dataset.profile) || "",
+        email,
+      });
+      devStatus.textContent = whoami.textContent;
+      devStatus.classList.add("visually-hidden");
+      devPanel.open = false;
+      input.focus();
+    } catch (_) {
+      devStatus.textContent = TEXTS.network;
+    } finally {
+      devLogin.disabled = false;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Wiring
+
+  function sendFromInput() {
+    const text = input.value;
+    if (!text.trim() || state.busy) return;
+    input.value = "";
+    updateComposer();
+    autoGrow();
+    submit(text);
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendFromInput();
+  });
+
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+      event.preventDefault();
+      sendFromInput();
+    }
+  });
+
+  input.addEventListener("input", () => {
+    updateComposer();
+    autoGrow();
+  });
+
+  devForm.addEventListener("submit", devSignIn);
+
+  // Another tab signed in or out: follow it.
+  window.addEventListener("storage", (event) => {
+    if (event.key === TOKEN_KEY || event.key === null) {
+      const token = getToken();
+      if (token !== state.token) adoptIdentity(token, false);
+    }
+  });
+
+  /** Take a #token=<jwt> from the URL; returns whether it changed the identity. */
+  function adoptHashToken() {
+    const fromHash = tokenFromHash();
+    if (fromHash === null || fromHash === getToken()) return false;
+    if (fromHash) store.set(TOKEN_KEY, fromHash);
+    else store.remove(TOKEN_KEY);
+    store.remove(WHOAMI_KEY);
+    adoptIdentity(fromHash, false);
+    return true;
+  }
+
+  // The host may hand over a token later by changing the fragment.
+  window.addEventListener("hashchange", adoptHashToken);
+
+  function init() {
+    if (!adoptHashToken()) adoptIdentity(getToken(), false);
+    updateComposer();
+    autoGrow();
+    setupDevPanel();
+  }
+
+  init();
+})();

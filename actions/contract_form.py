@@ -63,6 +63,9 @@ class ValidateContractForm(FormValidationAction):  # type: ignore[misc]
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """Normalise the typed number and check it belongs to the account."""
+        if slot_value is None:
+            # The slot was only cleared (on activation): nothing was typed yet, so nothing to reject.
+            return {"contract_number": None}
         question = await _question(tracker, str(tracker.get_slot("pending_question") or ""))
         number = normalize_contract_number(str(slot_value or ""))
         if question.account is not None and find_contract(question.account, number) is not None:

@@ -92,6 +92,10 @@ class Stack:
 
     def start(self, timeout: float = 180.0) -> None:
         """Start every service and wait until each answers; raise if one dies or times out."""
+        busy = [s.name for s in self.members if _answers(s.ready_url)]
+        if busy:
+            # Another copy is already listening: ours could not bind, and answers would come from it.
+            raise RuntimeError(f"already running elsewhere: {', '.join(busy)} (stop it first)")
         for service in self.members:
             output = None
             if self.log_dir is not None:

@@ -15,7 +15,7 @@ PY3 ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 export PYTHONWARNINGS := ignore::UserWarning
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help run test lint unit validate model nlu-eval stories e2e envs seed clean
+.PHONY: help run test lint unit validate model nlu-eval stories e2e envs seed clean browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,7 +43,7 @@ model: envs ## train the model unless one for the current inputs exists
 	$(PY) -m bot.model
 
 run: envs seed model ## set everything up and start the assistant (Ctrl-C stops it)
-	$(PY) -m bot.serve
+	DEV_MODE=$${DEV_MODE:-true} $(PY) -m bot.serve
 
 lint: envs ## ruff and mypy
 	$(APP)/bin/ruff check bot actions tests
@@ -66,7 +66,10 @@ stories: model ## conversation tests (test stories) with --fail-on-prediction-er
 	$(RASA) test core --model $$($(PY) -c 'from bot.model import model_path; print(model_path())') \
 		--stories tests/stories --out results/core --fail-on-prediction-errors
 
-e2e: model seed ## end-to-end tests through the engine and the action server
+browser: ## Debian's chromium for the real-browser tests (installed once, as root)
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium fonts-dejavu-core; }
+
+e2e: model seed browser ## end-to-end tests: engine, action server, gateway, a real browser, fake Twilio
 	$(APP)/bin/pytest -q -m e2e
 
 test: lint unit validate model nlu-eval stories e2e ## everything CI checks

@@ -7,14 +7,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy import select
+
 from bot.answers.text import value_text
 from bot.catalogue.loader import load_catalogue
+from bot.gateway import tokens
 from bot.nlu import generate
 from bot.settings import PROJECT_ROOT, get_settings
 from bot.store import migrate
 from bot.store.catalogue_repo import read_catalogue, save_catalogue
 from bot.store.db import make_engine, make_sessionmaker
 from bot.store.demo import demo_users, seed_demo
+from bot.store.models import User
 
 GENERATED_NLU = PROJECT_ROOT / "data" / "nlu" / "generated.yml"
 RULES = PROJECT_ROOT / "data" / "rules.yml"
@@ -63,6 +67,18 @@ def _demo_users(_: argparse.Namespace) -> int:
     return 0
 
 
+def _token(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    with sessions() as session:
+        user = session.scalars(select(User).where(User.email == args.email)).one_or_none()
+    if user is None:
+        print(f"No user with email {args.email}", file=sys.stderr)
+        return 1
+    print(tokens.mint(user.id, user.account_id, user.profile, user.name, settings, args.minutes))
+    return 0
+
+
 def _show(args: argparse.Namespace) -> int:
     sessions = make_sessionmaker(make_engine(get_settings().database_url))
     with sessions() as session:
@@ -108,6 +124,10 @@ def parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed", help="create the store, load the catalogue and the demo accounts")
     seed.add_argument("--no-demo", action="store_true", help="load the catalogue only")
     seed.set_defaults(run=_seed)
+    token = commands.add_parser("token", help="print a signed webchat token for a user of the store")
+    token.add_argument("--email", required=True)
+    token.add_argument("--minutes", type=int, default=60)
+    token.set_defaults(run=_token)
     commands.add_parser("demo-users", help="list the demo users to try each flow").set_defaults(
         run=_demo_users
     )

@@ -69,6 +69,11 @@ def services(settings: Settings, model: Path, root: Path = PROJECT_ROOT) -> list
             ],
             ready_url=f"{settings.engine_url}/status?token={settings.engine_token}",
         ),
+        Service(
+            name="gateway",
+            command=[sys.executable, "-m", "bot.gateway"],
+            ready_url=f"http://127.0.0.1:{settings.gateway_port}/",
+        ),
     ]
 
 
@@ -163,12 +168,26 @@ def running(
 
 
 def _usage(settings: Settings) -> str:
+    page = settings.public_url.rstrip("/")
+    dev = (
+        "  Development mode: pick a demo user on the page to try the Admin flows.\n"
+        if settings.dev_mode
+        else ""
+    )
+    whatsapp = (
+        f"  WhatsApp webhook: {page}/webhooks/twilio/whatsapp\n"
+        if settings.twilio_enabled
+        else "  WhatsApp: disabled (no Twilio credentials configured)\n"
+    )
     return f"""
-The assistant is running. Ask it something:
+The assistant is running.
 
-  curl -s {settings.engine_url}/webhooks/rest/webhook \\
-       -H 'Content-Type: application/json' \\
-       -d '{{"sender": "yo", "message": "¿cuántos usuarios trae el plan Expert?"}}'
+  Webchat: {page}/
+{dev}{whatsapp}
+Or ask it over the chat API:
+
+  curl -s {page}/api/chat -H 'Content-Type: application/json' \\
+       -d '{{"message": "¿cuántos usuarios trae el plan Expert?"}}'
 
 Press Ctrl-C to stop.
 """

@@ -23,6 +23,38 @@ class Settings(BaseSettings):
     # Seconds the action server keeps the catalogue in memory before re-checking the store's version.
     catalogue_cache_seconds: float = 30.0
 
+    # Gateway: the only public entry point.
+    gateway_host: str = "0.0.0.0"
+    gateway_port: int = 8000
+    # The URL the outside world uses to reach the gateway (Twilio signs requests against it).
+    public_url: str = "http://localhost:8000"
+    # Shared secret of the host application's webchat tokens (HS256) and of anonymous conversation ids.
+    jwt_secret: str = "dev-only-change-me-0123456789abcdef"
+    jwt_issuer: str | None = None
+    # Development mode: a page to pick a demo user and mint a token. Never enable in production.
+    dev_mode: bool = False
+    dev_token_minutes: int = 480
+    max_message_chars: int = 2000
+    max_body_bytes: int = 64 * 1024
+    rate_limit_per_second: float = 1.0
+    rate_limit_burst: int = 8
+    # How long the gateway waits for the engine before apologising (Twilio allows 15 s per webhook).
+    engine_timeout_seconds: float = 10.0
+    # Seconds between attempts to answer messages stored while the engine was down.
+    retry_interval_seconds: float = 5.0
+
+    # Twilio WhatsApp. With no credentials the WhatsApp routes are disabled.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_whatsapp_from: str | None = None
+    # Only for tests and local fakes: send Twilio API requests to this base URL instead of api.twilio.com.
+    twilio_api_base: str | None = None
+
+    @property
+    def twilio_enabled(self) -> bool:
+        """True when every Twilio credential is configured."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_whatsapp_from)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -13,11 +13,13 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     Numeric,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -255,3 +257,57 @@ class Invoice(Base):
     status: Mapped[str] = mapped_column(String(10))
 
     contract: Mapped[Contract] = relationship(back_populates="invoices")
+
+
+# --- Gateway -----------------------------------------------------------------------------------------
+INBOUND_STATUSES = ("pending", "answered")
+
+
+class InboundMessage(Base):
+    """A message received by the gateway, stored (already redacted) before the engine sees it.
+
+    (channel, external_id) is unique: a Twilio MessageSid or a webchat client id is processed once,
+    across gateway replicas too. Pending rows are answered when the engine is back.
+    """
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_inbound_messages_channel_external_id"),
+        _one_of("status", INBOUND_STATUSES),
+        Index("ix_inbound_messages_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    sender_id: Mapped[str] = mapped_column(String(96), index=True)
+    # The address to reply to on the channel (e.g. "whatsapp:+52..."); None for the webchat.
+    reply_to: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    replies: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class DeliveryStatus(Base):
+    """The latest delivery status Twilio reported for an outbound message."""
+
+    __tablename__ = "delivery_statuses"
+
+    message_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(24))
+    error_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChannelOptions(Base):
+    """The numbered options last offered on a text-only channel, so that '2' picks the second."""
+
+    __tablename__ = "channel_options"
+
+    sender_id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    options: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

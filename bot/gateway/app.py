@@ -1,0 +1,86 @@
+"""The gateway application: the only public door; the engine and the action server stay on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+from aiohttp import web
+
+from bot.gateway import webchat, whatsapp
+from bot.gateway.engine import EngineClient
+from bot.gateway.inbox import Inbox
+from bot.gateway.keys import CONVERSATIONS, SETTINGS
+from bot.gateway.service import Conversations, Send
+from bot.gateway.twilio_out import RedirectingHttpClient, twilio_sender
+from bot.settings import Settings, get_settings
+from bot.store.catalogue_cache import CatalogueCache
+from bot.store.db import make_engine, make_sessionmaker
+
+log = logging.getLogger("bot.gateway")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every refusal is a clear 4xx; an unexpected failure is logged and answered without details."""
+    try:
+        return await handler(request)
+    except web.HTTPException as failure:
+        if failure.status < 400 or not request.path.startswith("/api/"):
+            raise
+        if failure.status == 413:
+            body = {"error": "request_too_large", "message": "La solicitud es demasiado grande."}
+        else:
+            body = {"error": failure.reason.lower().replace(" ", "_"), "message": "Solicitud no válida."}
+        return web.json_response(body, status=failure.status)
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError):
+        return web.json_response(
+            {"error": "malformed_request", "message": "La solicitud no es válida."}, status=400
+        )
+
+
+async def resources(app: web.Application) -> AsyncIterator[None]:
+    """Open the store, the engine client, Twilio and the retry loop; close them on shutdown."""
+    settings = app[SETTINGS]
+    store = make_engine(settings.database_url)
+    sessions = make_sessionmaker(store)
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
+    twilio_http: RedirectingHttpClient | None = None
+    send: Send | None = None
+    if settings.twilio_enabled:
+        twilio_http = RedirectingHttpClient(settings.twilio_api_base)
+        send = twilio_sender(settings, twilio_http)
+    else:
+        log.warning("WhatsApp disabled: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM")
+    conversations = Conversations(
+        settings,
+        Inbox(sessions),
+        EngineClient(http, settings.engine_url, settings.engine_timeout_seconds),
+        CatalogueCache(sessions, settings.catalogue_cache_seconds),
+        send,
+    )
+    app[CONVERSATIONS] = conversations
+    retry = asyncio.create_task(conversations.retry_forever())
+    yield
+    retry.cancel()
+    await conversations.drain()
+    await http.close()
+    if twilio_http is not None:
+        await twilio_http.close()
+    store.dispose()
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    """The gateway application (factory used by `python -m bot.gateway` and by the tests)."""
+    settings = settings or get_settings()
+    app = web.Application(middlewares=[json_errors], client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(resources)
+    webchat.add_routes(app)
+    if settings.twilio_enabled:
+        whatsapp.add_routes(app)
+    return app

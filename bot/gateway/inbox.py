@@ -1,0 +1,205 @@
+"""The gateway's durable state: received messages (idempotency, retries), options, delivery statuses."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.store.models import ChannelOptions, DeliveryStatus, InboundMessage, User
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A stored inbound message."""
+
+    id: int
+    channel: str
+    external_id: str
+    sender_id: str
+    reply_to: str | None
+    text: str
+    meta: dict[str, Any]
+    status: str
+    replies: list[dict[str, Any]] | None
+
+
+def _inbound(row: InboundMessage) -> Inbound:
+    return Inbound(
+        row.id,
+        row.channel,
+        row.external_id,
+        row.sender_id,
+        row.reply_to,
+        row.text,
+        dict(row.meta or {}),
+        row.status,
+        row.replies,
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Inbox:
+    """Store operations, run in a worker thread so the event loop never blocks on the database."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    async def record(
+        self,
+        channel: str,
+        external_id: str,
+        sender_id: str,
+        reply_to: str | None,
+        text: str,
+        meta: dict[str, Any],
+    ) -> tuple[Inbound, bool]:
+        """Store a message once; return it and whether it is new (False: a replay of a stored one)."""
+
+        def run() -> tuple[Inbound, bool]:
+            with self._sessions() as session:
+                row = InboundMessage(
+                    channel=channel,
+                    external_id=external_id,
+                    sender_id=sender_id,
+                    reply_to=reply_to,
+                    text=text,
+                    meta=meta,
+                    status="pending",
+                    attempts=0,
+                    received_at=_now(),
+                )
+                session.add(row)
+                try:
+                    session.commit()
+                    return _inbound(row), True
+                except IntegrityError:
+                    session.rollback()
+                    existing = session.scalars(
+                        select(InboundMessage).where(
+                            InboundMessage.channel == channel, InboundMessage.external_id == external_id
+                        )
+                    ).one()
+                    return _inbound(existing), False
+
+        return await asyncio.to_thread(run)
+
+    async def answered(self, message_id: int, replies: list[dict[str, Any]]) -> None:
+        """Mark a message answered and keep the replies (a retried webchat request gets them again)."""
+
+        def run() -> None:
+            with self._sessions.begin() as session:
+                row = session.get(InboundMessage, message_id)
+                if row is not None:
+                    row.status, row.replies, row.answered_at = "answered", replies, _now()
+
+        await asyncio.to_thread(run)
+
+    async def attempted(self, message_id: int) -> int:
+        """Count a failed attempt; return how many there have been."""
+
+        def run() -> int:
+            with self._sessions.begin() as session:
+                row = session.get(InboundMessage, message_id)
+                if row is None:
+                    return 0
+                row.attempts += 1
+                return row.attempts
+
+        return await asyncio.to_thread(run)
+
+    async def pending(self, limit: int = 100) -> list[Inbound]:
+        """Messages not answered yet, oldest first."""
+
+        def run() -> list[Inbound]:
+            with self._sessions() as session:
+                rows = session.scalars(
+                    select(InboundMessage)
+                    .where(InboundMessage.status == "pending")
+                    .order_by(InboundMessage.id)
+                    .limit(limit)
+                )
+                return [_inbound(r) for r in rows]
+
+        return await asyncio.to_thread(run)
+
+    async def get(self, message_id: int) -> Inbound | None:
+        """A stored message by id."""
+
+        def run() -> Inbound | None:
+            with self._sessions() as session:
+                row = session.get(InboundMessage, message_id)
+                return None if row is None else _inbound(row)
+
+        return await asyncio.to_thread(run)
+
+    async def save_options(self, sender_id: str, options: list[dict[str, str]]) -> None:
+        """Remember the numbered options last offered to a sender."""
+
+        def run() -> None:
+            with self._sessions.begin() as session:
+                session.merge(ChannelOptions(sender_id=sender_id, options=options, updated_at=_now()))
+
+        await asyncio.to_thread(run)
+
+    async def options(self, sender_id: str) -> list[dict[str, str]]:
+        """The numbered options last offered to a sender."""
+
+        def run() -> list[dict[str, str]]:
+            with self._sessions() as session:
+                row = session.get(ChannelOptions, sender_id)
+                return [] if row is None else list(row.options)
+
+        return await asyncio.to_thread(run)
+
+    async def delivery(self, message_sid: str, status: str, error_code: str | None) -> None:
+        """Record Twilio's latest delivery status of an outbound message."""
+
+        def run() -> None:
+            with self._sessions.begin() as session:
+                session.merge(
+                    DeliveryStatus(
+                        message_sid=message_sid, status=status, error_code=error_code, updated_at=_now()
+                    )
+                )
+
+        await asyncio.to_thread(run)
+
+    async def user_by_phone(self, phone: str) -> User | None:
+        """The user whose verified WhatsApp number this is."""
+
+        def run() -> User | None:
+            with self._sessions() as session:
+                return session.scalars(
+                    select(User).where(User.phone == phone, User.phone_verified.is_(True))
+                ).one_or_none()
+
+        return await asyncio.to_thread(run)
+
+    async def user_by_email(self, email: str) -> User | None:
+        """A user by email (development sign-in and `bot token`)."""
+
+        def run() -> User | None:
+            with self._sessions() as session:
+                return session.scalars(select(User).where(User.email == email)).one_or_none()
+
+        return await asyncio.to_thread(run)
+
+    async def users(self, account_ids: tuple[int, ...]) -> list[User]:
+        """Users of the given accounts (the development page's list)."""
+
+        def run() -> list[User]:
+            with self._sessions() as session:
+                return list(
+                    session.scalars(select(User).where(User.account_id.in_(account_ids)).order_by(User.id))
+                )
+
+        return await asyncio.to_thread(run)

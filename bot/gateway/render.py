@@ -1,0 +1,77 @@
+"""One response, two renderings: the webchat gets Rasa's messages; WhatsApp gets plain numbered text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+WHATSAPP_LIMIT = 1600
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass(frozen=True)
+class TextReply:
+    """What a text-only channel sends: messages in order, and the options a number can pick."""
+
+    texts: tuple[str, ...]
+    options: tuple[dict[str, str], ...]
+
+
+def split_text(text: str, limit: int = WHATSAPP_LIMIT) -> list[str]:
+    """Split at line ends, then sentence ends, then spaces, so every part has at most `limit` characters."""
+    text = text.strip()
+    if len(text) <= limit:
+        return [text] if text else []
+    parts: list[str] = []
+    current = ""
+    for piece in _pieces(text, limit):
+        candidate = f"{current}{piece}" if current else piece.lstrip()
+        if len(candidate.rstrip()) > limit and current:
+            parts.append(current.rstrip())
+            candidate = piece.lstrip()
+        current = candidate
+    if current.strip():
+        parts.append(current.rstrip())
+    return parts
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    """Lines (with their newline); a line too long becomes sentences, a sentence too long becomes words."""
+    pieces: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if len(line) <= limit:
+            pieces.append(line)
+            continue
+        for sentence in _SENTENCE_END.split(line):
+            if len(sentence) + 1 <= limit:
+                pieces.append(sentence + " ")
+                continue
+            words = sentence.split(" ")
+            pieces += [w[i : i + limit - 1] + " " for w in words for i in range(0, len(w), limit - 1)]
+    return pieces
+
+
+def for_text_channel(messages: list[dict[str, Any]], limit: int = WHATSAPP_LIMIT) -> TextReply:
+    """Texts with buttons as numbered options; tables are skipped (their text is already there)."""
+    texts: list[str] = []
+    options: list[dict[str, str]] = []
+    for message in messages:
+        text = str(message.get("text") or "").strip()
+        buttons = [b for b in message.get("buttons") or [] if isinstance(b, dict) and b.get("payload")]
+        if buttons:
+            options = [{"title": str(b.get("title", "")), "payload": str(b["payload"])} for b in buttons]
+            numbered = "\n".join(f"{i}. {o['title']}" for i, o in enumerate(options, start=1))
+            text = f"{text}\n{numbered}\nResponde con el número de la opción." if text else numbered
+        if text:
+            texts += split_text(text, limit)
+    return TextReply(tuple(texts), tuple(options))
+
+
+def chosen_option(text: str, options: list[dict[str, str]]) -> str | None:
+    """The payload of option N when the user answers just 'N' (or 'N.')."""
+    match = re.fullmatch(r"\s*(\d{1,2})\s*[.)]?\s*", text)
+    if match is None:
+        return None
+    index = int(match.group(1)) - 1
+    return options[index]["payload"] if 0 <= index < len(options) else None

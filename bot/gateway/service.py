@@ -1,0 +1,257 @@
+"""The conversation pipeline shared by both channels: redact, limit, store, ask the engine in order, reply."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.answers.billing import card_data_warning
+from bot.answers.question import Question
+from bot.gateway.engine import EngineClient, EngineUnavailable
+from bot.gateway.inbox import Inbound, Inbox
+from bot.gateway.ratelimit import RATE_LIMIT_MESSAGE, RateLimiter
+from bot.gateway.redact import redact
+from bot.gateway.render import chosen_option, for_text_channel
+from bot.settings import Settings
+from bot.store.catalogue_cache import CatalogueCache
+
+log = logging.getLogger("bot.gateway")
+
+WEBCHAT, WHATSAPP = "webchat", "whatsapp"
+APOLOGY = (
+    "Perdona, el asistente no está disponible en este momento. Guardamos tu mensaje y te responderemos "
+    "en cuanto vuelva."
+)
+EMPTY = "No recibí ningún texto. Escríbeme tu pregunta sobre planes, canales, pagos o contratos."
+MEDIA_ONLY = "Por ahora solo puedo leer mensajes de texto. Escríbeme tu pregunta, por favor."
+LOCATION = (
+    "Gracias por tu ubicación, pero solo puedo ayudarte con preguntas escritas sobre planes, canales y pagos."
+)
+TOO_LONG = (
+    "Tu mensaje es demasiado largo ({length} caracteres; máximo {limit}). Escríbelo más corto, por favor."
+)
+
+Send = Callable[[str, str], Awaitable[None]]
+
+
+class KeyedLocks:
+    """One asyncio lock per key (FIFO, so a sender's messages are answered in arrival order)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        """Hold the key's lock; the lock is forgotten when nobody holds or waits for it."""
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+@dataclass(frozen=True)
+class WebResult:
+    """The outcome of a webchat message: the bot's messages, or an error the client shows."""
+
+    status: int
+    messages: list[dict[str, Any]] | None = None
+    error: str | None = None
+    message: str | None = None
+    queued: bool = False
+
+
+class Conversations:
+    """Everything between a channel's request and the engine."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        inbox: Inbox,
+        engine: EngineClient,
+        catalogue: CatalogueCache,
+        send: Send | None,
+    ) -> None:
+        self.settings = settings
+        self.inbox = inbox
+        self.engine = engine
+        self.catalogue = catalogue
+        self.send = send
+        self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        self.locks = KeyedLocks()
+        self.in_flight: set[int] = set()
+        self.background: set[asyncio.Task[None]] = set()
+        self._limited_at: dict[str, float] = {}
+
+    def card_notice(self) -> str:
+        """Tell the user not to send card data, and how to add a card safely (from the catalogue facts)."""
+        catalogue = self.catalogue.get().catalogue
+        return card_data_warning(catalogue, Question("share_card_data")).messages[0].text
+
+    # --- webchat ----------------------------------------------------------------------------------------
+    async def webchat(
+        self, sender_id: str, external_id: str | None, raw_text: str, metadata: dict[str, Any]
+    ) -> WebResult:
+        """Answer a webchat message now; a retried request (same id) gets the stored answer."""
+        text = raw_text.strip()
+        if not text:
+            return WebResult(400, error="empty_message", message=EMPTY)
+        if len(text) > self.settings.max_message_chars:
+            limit = self.settings.max_message_chars
+            return WebResult(
+                413, error="message_too_long", message=TOO_LONG.format(length=len(text), limit=limit)
+            )
+        if not self.limiter.allow(sender_id):
+            return WebResult(429, error="rate_limited", message=RATE_LIMIT_MESSAGE)
+        redaction = redact(text)
+        meta = {**metadata, "card_notice": bool(redaction.cards or redaction.cvv)}
+        inbound, new = await self.inbox.record(
+            WEBCHAT, external_id or uuid.uuid4().hex, sender_id, None, redaction.text, meta
+        )
+        if not new and inbound.sender_id != sender_id:
+            return WebResult(409, error="duplicate_id", message="Ese identificador de mensaje ya se usó.")
+        if inbound.status == "answered":
+            return WebResult(200, messages=inbound.replies or [])
+        replies = await self.answer(inbound)
+        if replies is None:
+            return WebResult(
+                503,
+                error="engine_unavailable",
+                message="El asistente no está disponible en este momento. Guardamos tu mensaje: "
+                "lo responderemos en cuanto vuelva. Puedes reintentar en unos segundos.",
+                queued=True,
+            )
+        return WebResult(200, messages=replies)
+
+    # --- WhatsApp ---------------------------------------------------------------------------------------
+    async def whatsapp(
+        self, message_sid: str, reply_to: str, body: str, media: int, location: bool, metadata: dict[str, Any]
+    ) -> bool:
+        """Store an incoming WhatsApp message and answer it in the background; False for a replay."""
+        sender_id = f"wa:{reply_to.removeprefix('whatsapp:')}"
+        text = body.strip()
+        redaction = redact(text)
+        kind = "text" if text else ("location" if location else ("media" if media else "empty"))
+        meta = {**metadata, "card_notice": bool(redaction.cards or redaction.cvv), "kind": kind}
+        inbound, new = await self.inbox.record(
+            WHATSAPP, message_sid, sender_id, reply_to, redaction.text, meta
+        )
+        if not new:
+            log.info("whatsapp replay ignored: %s", message_sid)
+            return False
+        self.spawn(self.answer(inbound))
+        return True
+
+    def spawn(self, work: Awaitable[Any]) -> None:
+        """Run work in the background, keeping a reference until it finishes."""
+
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("background work failed")
+
+        task = asyncio.ensure_future(run())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    # --- both -------------------------------------------------------------------------------------------
+    async def answer(self, inbound: Inbound) -> list[dict[str, Any]] | None:
+        """Ask the engine (one message at a time per sender) and deliver; None while the engine is down."""
+        if inbound.id in self.in_flight:
+            return None
+        self.in_flight.add(inbound.id)
+        try:
+            async with self.locks.hold(inbound.sender_id):
+                current = await self.inbox.get(inbound.id)
+                if current is not None and current.status == "answered":
+                    return current.replies or []
+                replies = await self._replies(inbound)
+                if replies is None:
+                    if await self.inbox.attempted(inbound.id) == 1 and inbound.channel == WHATSAPP:
+                        await self._deliver(inbound, [{"text": APOLOGY}])
+                    return None
+                await self._deliver(inbound, replies)
+                await self.inbox.answered(inbound.id, replies)
+                return replies
+        finally:
+            self.in_flight.discard(inbound.id)
+
+    async def _replies(self, inbound: Inbound) -> list[dict[str, Any]] | None:
+        """The bot's messages for a stored message, or None when the engine is unavailable."""
+        kind = inbound.meta.get("kind", "text")
+        if kind != "text":
+            return [{"text": {"location": LOCATION, "media": MEDIA_ONLY}.get(kind, EMPTY)}]
+        if len(inbound.text) > self.settings.max_message_chars:
+            limit = self.settings.max_message_chars
+            return [{"text": TOO_LONG.format(length=len(inbound.text), limit=limit)}]
+        if inbound.channel == WHATSAPP and not self.limiter.allow(inbound.sender_id):
+            return self._rate_limited(inbound.sender_id)
+        text = inbound.text
+        if inbound.channel == WHATSAPP:
+            text = chosen_option(text, await self.inbox.options(inbound.sender_id)) or text
+        metadata = {k: v for k, v in inbound.meta.items() if k == "identity"}
+        try:
+            replies = await self.engine.send(inbound.sender_id, text, metadata)
+        except EngineUnavailable as error:
+            log.warning("engine unavailable for message %s: %s", inbound.id, error)
+            return None
+        if inbound.meta.get("card_notice"):
+            notice = self.card_notice()
+            replies = [{"text": notice}, *(r for r in replies if r.get("text") != notice)]
+        return replies
+
+    def _rate_limited(self, sender_id: str) -> list[dict[str, Any]]:
+        """Tell a flooding sender to slow down, at most once every ten seconds."""
+        now = time.monotonic()
+        if now - self._limited_at.get(sender_id, -60.0) < 10:
+            return []
+        self._limited_at[sender_id] = now
+        return [{"text": RATE_LIMIT_MESSAGE}]
+
+    async def _deliver(self, inbound: Inbound, replies: list[dict[str, Any]]) -> None:
+        """WhatsApp: send the texts in order and remember the options (the webchat returns the replies)."""
+        if inbound.channel != WHATSAPP or inbound.reply_to is None or self.send is None:
+            return
+        rendered = for_text_channel(replies)
+        for text in rendered.texts:
+            await self.send(inbound.reply_to, text)
+        if rendered.options:
+            await self.inbox.save_options(inbound.sender_id, list(rendered.options))
+
+    async def retry_pending(self) -> int:
+        """Answer the messages stored while the engine was down; return how many were answered."""
+        answered = 0
+        for inbound in await self.inbox.pending():
+            if inbound.id in self.in_flight:
+                continue
+            if await self.answer(inbound) is None:
+                break
+            answered += 1
+        return answered
+
+    async def retry_forever(self) -> None:
+        """The background loop behind 'the message is not lost'."""
+        while True:
+            await asyncio.sleep(self.settings.retry_interval_seconds)
+            try:
+                await self.retry_pending()
+            except Exception:
+                log.exception("retrying pending messages failed")
+
+    async def drain(self) -> None:
+        """Wait for background answers to finish (shutdown and tests)."""
+        while self.background:
+            await asyncio.gather(*list(self.background), return_exceptions=True)

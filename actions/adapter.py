@@ -91,7 +91,12 @@ def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
 
 def context_events(reply: Reply) -> list[dict[str, Any]]:
     """Slot events that remember the reply's context and whether a contract must be chosen."""
-    events = [SlotSet("pending_question", reply.select_contract_for), SlotSet("contract_number", None)]
+    # An answer ends any streak of misunderstandings and any pending contract choice.
+    events = [
+        SlotSet("pending_question", reply.select_contract_for),
+        SlotSet("contract_number", None),
+        SlotSet("fallback_streak", 0.0),
+    ]
     context = reply.context
     if context is None:
         return events

@@ -37,7 +37,6 @@ ACTION_INTENTS = {
     "action_card_on_file": "ask_card_on_file",
     "action_card_data_warning": "share_card_data",
     "action_follow_up": "follow_up",
-    "action_fallback": "nlu_fallback",
 }
 
 

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     # Seconds between attempts to answer messages stored while the engine was down.
     retry_interval_seconds: float = 5.0
 
+    # Hand-off to human agents: the support team's hours (days 0=Monday … 6=Sunday) and time zone,
+    # and how long an assigned conversation stays with an agent whose console went quiet.
+    support_days: str = "0-4"
+    support_hours: str = "09:00-18:00"
+    support_timezone: str = "America/Mexico_City"
+    agent_timeout_seconds: float = 120.0
+
     # Twilio WhatsApp. With no credentials the WhatsApp routes are disabled.
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None

@@ -6,16 +6,21 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 import aiohttp
 from aiohttp import web
 
-from bot.gateway import webchat, whatsapp
+from bot.gateway import agent, webchat, whatsapp
 from bot.gateway.engine import EngineClient
+from bot.gateway.handoffs import Handoffs
 from bot.gateway.inbox import Inbox
-from bot.gateway.keys import CONVERSATIONS, SETTINGS
-from bot.gateway.service import Conversations, Send
+from bot.gateway.keys import CONVERSATIONS, HANDOFFS, SETTINGS
+from bot.gateway.outbound import Send
+from bot.gateway.service import Conversations
 from bot.gateway.twilio_out import RedirectingHttpClient, twilio_sender
+from bot.handoff.events import Broker
+from bot.handoff.queue import HandoffQueue
 from bot.settings import Settings, get_settings
 from bot.store.catalogue_cache import CatalogueCache
 from bot.store.db import make_engine, make_sessionmaker
@@ -56,14 +61,22 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
         send = twilio_sender(settings, twilio_http)
     else:
         log.warning("WhatsApp disabled: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM")
+    inbox = Inbox(sessions)
+    engine = EngineClient(http, settings.engine_url, settings.engine_timeout_seconds, settings.engine_token)
     conversations = Conversations(
-        settings,
-        Inbox(sessions),
-        EngineClient(http, settings.engine_url, settings.engine_timeout_seconds),
-        CatalogueCache(sessions, settings.catalogue_cache_seconds),
-        send,
+        settings, inbox, engine, CatalogueCache(sessions, settings.catalogue_cache_seconds), send
     )
+    handoffs = Handoffs(
+        HandoffQueue(sessions),
+        inbox,
+        engine,
+        Broker(),
+        send,
+        timedelta(seconds=settings.agent_timeout_seconds),
+    )
+    conversations.handoffs = handoffs
     app[CONVERSATIONS] = conversations
+    app[HANDOFFS] = handoffs
     retry = asyncio.create_task(conversations.retry_forever())
     yield
     retry.cancel()
@@ -81,6 +94,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(resources)
     webchat.add_routes(app)
+    agent.add_routes(app)
     if settings.twilio_enabled:
         whatsapp.add_routes(app)
     return app

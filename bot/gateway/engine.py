@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -14,10 +15,26 @@ class EngineUnavailable(Exception):
 class EngineClient:
     """Sends a user message with its verified metadata and returns the bot's messages."""
 
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, timeout: float) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, base_url: str, timeout: float, token: str = ""
+    ) -> None:
         self._session = session
-        self._url = f"{base_url.rstrip('/')}/webhooks/rest/webhook"
+        self._base = base_url.rstrip("/")
+        self._url = f"{self._base}/webhooks/rest/webhook"
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._token = token
+
+    async def add_event(self, sender: str, event: str) -> None:
+        """Append a tracker event through the engine's HTTP API (`pause` / `resume` for hand-offs)."""
+        url = f"{self._base}/conversations/{quote(sender, safe='')}/tracker/events"
+        try:
+            async with self._session.post(
+                url, params={"token": self._token}, json={"event": event}, timeout=self._timeout
+            ) as response:
+                if response.status != 200:
+                    raise EngineUnavailable(f"engine answered {response.status} to {event}")
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise EngineUnavailable(str(error) or type(error).__name__) from error
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
         """One turn of the conversation."""

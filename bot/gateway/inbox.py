@@ -141,6 +141,21 @@ class Inbox:
 
         return await asyncio.to_thread(run)
 
+    async def history(self, sender_id: str, limit: int) -> list[tuple[str, list[dict[str, Any]]]]:
+        """The sender's last answered messages and their replies, oldest first."""
+
+        def run() -> list[tuple[str, list[dict[str, Any]]]]:
+            with self._sessions() as session:
+                rows = session.scalars(
+                    select(InboundMessage)
+                    .where(InboundMessage.sender_id == sender_id, InboundMessage.status == "answered")
+                    .order_by(InboundMessage.id.desc())
+                    .limit(limit)
+                )
+                return [(r.text, list(r.replies or [])) for r in reversed(list(rows))]
+
+        return await asyncio.to_thread(run)
+
     async def save_options(self, sender_id: str, options: list[dict[str, str]]) -> None:
         """Remember the numbered options last offered to a sender."""
 
@@ -181,6 +196,15 @@ class Inbox:
                 return session.scalars(
                     select(User).where(User.phone == phone, User.phone_verified.is_(True))
                 ).one_or_none()
+
+        return await asyncio.to_thread(run)
+
+    async def user(self, user_id: int) -> User | None:
+        """A user by id."""
+
+        def run() -> User | None:
+            with self._sessions() as session:
+                return session.get(User, user_id)
 
         return await asyncio.to_thread(run)
 

@@ -43,12 +43,17 @@ def _pieces(text: str, limit: int) -> list[str]:
         if len(line) <= limit:
             pieces.append(line)
             continue
-        for sentence in _SENTENCE_END.split(line):
+        # Split the line without its line break, and give the break back to its last piece.
+        body = line.rstrip("\r\n")
+        start = len(pieces)
+        for sentence in _SENTENCE_END.split(body):
             if len(sentence) + 1 <= limit:
                 pieces.append(sentence + " ")
                 continue
             words = sentence.split(" ")
             pieces += [w[i : i + limit - 1] + " " for w in words for i in range(0, len(w), limit - 1)]
+        if len(pieces) > start and len(body) < len(line):
+            pieces[-1] = pieces[-1][:-1] + "\n"
     return pieces
 
 

@@ -7,14 +7,16 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 from bot.answers.billing import card_data_warning
 from bot.answers.question import Question
 from bot.gateway.engine import EngineClient, EngineUnavailable
+from bot.gateway.handoffs import Handoffs, handoff_request
 from bot.gateway.inbox import Inbound, Inbox
+from bot.gateway.outbound import Send
 from bot.gateway.ratelimit import RATE_LIMIT_MESSAGE, RateLimiter
 from bot.gateway.redact import redact
 from bot.gateway.render import chosen_option, for_text_channel
@@ -36,8 +38,6 @@ LOCATION = (
 TOO_LONG = (
     "Tu mensaje es demasiado largo ({length} caracteres; máximo {limit}). Escríbelo más corto, por favor."
 )
-
-Send = Callable[[str, str], Awaitable[None]]
 
 
 class KeyedLocks:
@@ -94,6 +94,8 @@ class Conversations:
         self.in_flight: set[int] = set()
         self.background: set[asyncio.Task[None]] = set()
         self._limited_at: dict[str, float] = {}
+        # Set by the application when hand-off routing is on.
+        self.handoffs: Handoffs | None = None
 
     def card_notice(self) -> str:
         """Tell the user not to send card data, and how to add a card safely (from the catalogue facts)."""
@@ -178,11 +180,19 @@ class Conversations:
                 current = await self.inbox.get(inbound.id)
                 if current is not None and current.status == "answered":
                     return current.replies or []
+                if self.handoffs is not None and await self.handoffs.intercept(inbound):
+                    # A person handles this conversation: the assistant stays silent.
+                    await self.inbox.answered(inbound.id, [])
+                    return []
                 replies = await self._replies(inbound)
                 if replies is None:
                     if await self.inbox.attempted(inbound.id) == 1 and inbound.channel == WHATSAPP:
                         await self._deliver(inbound, [{"text": APOLOGY}])
                     return None
+                if self.handoffs is not None:
+                    replies, reason = handoff_request(replies)
+                    if reason is not None:
+                        replies = [*replies, *await self.handoffs.start(inbound, reason, replies)]
                 await self._deliver(inbound, replies)
                 await self.inbox.answered(inbound.id, replies)
                 return replies

@@ -9,7 +9,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from bot.gateway.service import Send
+from bot.gateway.outbound import Send
 from bot.settings import Settings
 
 

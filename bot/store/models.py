@@ -311,3 +311,42 @@ class ChannelOptions(Base):
     sender_id: Mapped[str] = mapped_column(String(96), primary_key=True)
     options: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- Hand-off ----------------------------------------------------------------------------------------
+HANDOFF_STATUSES = ("queued", "assigned", "resolved")
+HANDOFF_ROLES = ("user", "bot", "agent", "system")
+
+
+class Handoff(Base):
+    """A conversation handed to a human agent: queued, then assigned, then resolved."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (_one_of("status", HANDOFF_STATUSES), Index("ix_handoffs_status_id", "status", "id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sender_id: Mapped[str] = mapped_column(String(96), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    reply_to: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Last sign of life of the assigned agent's console; past a timeout others may take over.
+    agent_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class HandoffMessage(Base):
+    """One line of a hand-off's transcript (already redacted)."""
+
+    __tablename__ = "handoff_messages"
+    __table_args__ = (_one_of("role", HANDOFF_ROLES),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -12,6 +12,11 @@
   const MAX_ENTRIES = 200;
   const MAX_LENGTH = 2000;
   const REQUEST_TIMEOUT_MS = 60000;
+  const MAX_SEEN_IDS = 500;
+  const EVENTS_URL = "/api/chat/events";
+  // Reconnection delays when the stream is closed for good (EventSource retries by itself otherwise).
+  const EVENTS_RETRY_MIN_MS = 3000;
+  const EVENTS_RETRY_MAX_MS = 60000;
 
   const TEXTS = {
     welcome: "¡Hola! Pregúntame por los planes, canales, pagos o tus contratos.",
@@ -26,6 +31,13 @@
     signedIn: "Sesión iniciada",
     devLoginFailed: "No se pudo iniciar la sesión de prueba.",
     devAnonymous: "Ahora conversas como visitante anónimo.",
+    agentLabel: "Agente",
+    systemLabel: "Aviso: ",
+    handoffQueued: (position) =>
+      Number.isInteger(position) && position > 0
+        ? `En espera de un agente (posición ${position})`
+        : "En espera de un agente",
+    handoffAssigned: "Hablando con un agente",
   };
 
   // ---------------------------------------------------------------------------------------------
@@ -44,6 +56,7 @@
   const devSelect = $("dev-user");
   const devLogin = $("dev-login");
   const devStatus = $("dev-status");
+  const handoffStatus = $("handoff-status");
 
   // ---------------------------------------------------------------------------------------------
   // Storage helpers (localStorage may be unavailable or full: never let that break the chat)
@@ -128,9 +141,29 @@
     };
   }
 
-  /** An entry of the transcript: {role: "user"|"bot", text?, buttons?, table?}. */
+  const LIVE_ROLES = new Set(["agent", "system"]);
+
+  /** A message id from the server (number or string), as a string; null when missing. */
+  function cleanId(id) {
+    if (typeof id === "number" && Number.isFinite(id)) return String(id);
+    if (isStr(id) && id.trim() && id.length <= 100) return id.trim();
+    return null;
+  }
+
+  /**
+   * An entry of the transcript: {role: "user"|"bot", text?, buttons?, table?}, or a live message
+   * from a human agent or the system: {role: "agent"|"system", text, id?}.
+   */
   function cleanEntry(e) {
-    if (!e || typeof e !== "object" || (e.role !== "user" && e.role !== "bot")) return null;
+    if (!e || typeof e !== "object") return null;
+    if (LIVE_ROLES.has(e.role)) {
+      if (!isStr(e.text) || !e.text.trim()) return null;
+      const live = { role: e.role, text: e.text };
+      const id = cleanId(e.id);
+      if (id !== null) live.id = id;
+      return live;
+    }
+    if (e.role !== "user" && e.role !== "bot") return null;
     const entry = { role: e.role };
     if (isStr(e.text) && e.text !== "") entry.text = e.text;
     if (e.role === "bot") {
@@ -148,20 +181,33 @@
   const state = {
     token: "",
     entries: [],
+    seen: new Set(), // ids of the live (agent/system) messages already shown, to drop repeats
     busy: false,
     generation: 0, // bumped whenever the identity changes, so stale replies are dropped
   };
 
+  /** The stored transcript of the current identity: {entries, seen}. */
   function loadTranscript() {
+    const empty = { entries: [], seen: new Set() };
     const raw = store.get(transcriptKey(state.token));
-    if (!raw) return [];
+    if (!raw) return empty;
     try {
       const data = JSON.parse(raw);
       const list = Array.isArray(data) ? data : Array.isArray(data && data.entries) ? data.entries : [];
-      return list.map(cleanEntry).filter(Boolean).slice(-MAX_ENTRIES);
+      const entries = list.map(cleanEntry).filter(Boolean).slice(-MAX_ENTRIES);
+      const seen = new Set(
+        (data && Array.isArray(data.seen) ? data.seen : []).map(cleanId).filter((id) => id !== null)
+      );
+      for (const e of entries) if (e.id !== undefined) seen.add(e.id);
+      return { entries, seen };
     } catch (_) {
-      return [];
+      return empty;
     }
+  }
+
+  function seenList() {
+    const ids = Array.from(state.seen);
+    return ids.length > MAX_SEEN_IDS ? ids.slice(-MAX_SEEN_IDS) : ids;
   }
 
   function saveTranscript() {
@@ -169,7 +215,8 @@
     const key = transcriptKey(state.token);
     let entries = state.entries;
     // If storage is full, keep dropping the oldest half until it fits.
-    while (!store.set(key, JSON.stringify({ v: 1, entries }))) {
+    const seen = seenList();
+    while (!store.set(key, JSON.stringify({ v: 1, entries, seen }))) {
       if (entries.length <= 1) {
         store.remove(key);
         return;
@@ -283,6 +330,25 @@
   /** The DOM nodes of one transcript entry (a bubble, a table, a group of buttons). */
   function renderEntry(entry, buttonsDisabled) {
     const nodes = [];
+    if (entry.role === "agent") {
+      const bubble = el("div", "msg agent", { "data-testid": "msg-agent" });
+      const label = el("span", "msg-label");
+      label.textContent = TEXTS.agentLabel;
+      bubble.appendChild(label);
+      bubble.appendChild(srOnly(": "));
+      const body = el("span", "msg-body");
+      appendText(body, entry.text || "");
+      bubble.appendChild(body);
+      nodes.push(bubble);
+      return nodes;
+    }
+    if (entry.role === "system") {
+      const bubble = el("div", "msg system", { "data-testid": "msg-system" });
+      bubble.appendChild(srOnly(TEXTS.systemLabel));
+      appendText(bubble, entry.text || "");
+      nodes.push(bubble);
+      return nodes;
+    }
     if (entry.role === "user") {
       const bubble = el("div", "msg user");
       bubble.appendChild(srOnly("Tú: "));
@@ -497,6 +563,8 @@
       showError(TEXTS.unavailable, retry);
       return;
     }
+    const handoff = handoffFrom(body);
+    if (handoff) showHandoff(handoff.status, handoff.position);
     const entries = entriesFrom(body);
     for (const entry of entries) {
       state.entries.push(entry);
@@ -504,6 +572,134 @@
     }
     saveTranscript();
     scrollToEnd();
+    afterChatReply(Boolean(handoff));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Hand-off to a human agent: status banner and live messages (Server-Sent Events)
+
+  const HANDOFF_STATUSES = new Set(["queued", "assigned", "resolved"]);
+
+  /** The last {type: "handoff"} custom payload of a /api/chat response, or null. */
+  function handoffFrom(list) {
+    let found = null;
+    for (const item of Array.isArray(list) ? list : []) {
+      const custom = item && typeof item === "object" ? item.custom : null;
+      if (custom && typeof custom === "object" && custom.type === "handoff" && HANDOFF_STATUSES.has(custom.status)) {
+        found = custom;
+      }
+    }
+    return found;
+  }
+
+  /** Show, update or hide the banner above the composer. */
+  function showHandoff(status, position) {
+    let text = "";
+    if (status === "queued") {
+      const n = typeof position === "string" ? Number.parseInt(position, 10) : position;
+      text = TEXTS.handoffQueued(Number.isInteger(n) ? n : null);
+    } else if (status === "assigned") {
+      text = TEXTS.handoffAssigned;
+    }
+    handoffStatus.dataset.status = text ? status : "";
+    if (handoffStatus.textContent !== text) handoffStatus.textContent = text;
+    handoffStatus.hidden = !text;
+  }
+
+  const events = {
+    source: null,
+    retryTimer: 0,
+    retryDelay: EVENTS_RETRY_MIN_MS,
+    // Anonymous visitors: the first chat reply may have created the conversation cookie, so the
+    // stream is reopened once afterwards to make sure it follows that conversation.
+    reopenedAfterChat: false,
+  };
+
+  function parseEventData(event) {
+    try {
+      const data = JSON.parse(event.data);
+      return data && typeof data === "object" ? data : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  /** A live message from the stream: shown and kept once per id. */
+  function receiveLiveMessage(data) {
+    const entry = cleanEntry({ role: data.role, text: data.text, id: data.id });
+    if (!entry) return;
+    if (entry.id !== undefined) {
+      if (state.seen.has(entry.id)) return;
+      state.seen.add(entry.id);
+    }
+    state.entries.push(entry);
+    saveTranscript();
+    // Keep an error notice (and its retry button) at the bottom of the log.
+    const firstError = log.querySelector(".msg.error");
+    for (const node of renderEntry(entry, false)) {
+      if (firstError) log.insertBefore(node, firstError);
+      else log.appendChild(node);
+    }
+    scrollToEnd();
+  }
+
+  function closeEvents() {
+    window.clearTimeout(events.retryTimer);
+    events.retryTimer = 0;
+    if (events.source) {
+      events.source.close();
+      events.source = null;
+    }
+  }
+
+  /** (Re)open the stream for the current identity. */
+  function openEvents() {
+    closeEvents();
+    if (typeof window.EventSource !== "function") return;
+    const url = state.token ? `${EVENTS_URL}?access_token=${encodeURIComponent(state.token)}` : EVENTS_URL;
+    let source;
+    try {
+      source = new EventSource(url, { withCredentials: true });
+    } catch (_) {
+      return;
+    }
+    events.source = source;
+    source.addEventListener("open", () => {
+      if (events.source === source) events.retryDelay = EVENTS_RETRY_MIN_MS;
+    });
+    source.addEventListener("message", (event) => {
+      if (events.source !== source) return;
+      const data = parseEventData(event);
+      if (data) receiveLiveMessage(data);
+    });
+    source.addEventListener("handoff", (event) => {
+      if (events.source !== source) return;
+      const data = parseEventData(event);
+      if (data && HANDOFF_STATUSES.has(data.status)) showHandoff(data.status, data.position);
+    });
+    source.addEventListener("error", () => {
+      // EventSource reconnects by itself after network errors; when the server refused the stream
+      // (e.g. no conversation yet) it gives up, so try again later, quietly and with a back-off.
+      if (events.source !== source || source.readyState !== 2 /* CLOSED */) return;
+      window.clearTimeout(events.retryTimer);
+      const delay = events.retryDelay;
+      events.retryDelay = Math.min(events.retryDelay * 2, EVENTS_RETRY_MAX_MS);
+      events.retryTimer = window.setTimeout(() => {
+        if (events.source === source) openEvents();
+      }, delay);
+    });
+  }
+
+  function afterChatReply(handedOff) {
+    const source = events.source;
+    const closed = !source || source.readyState === 2;
+    if (!state.token && !events.reopenedAfterChat) {
+      events.reopenedAfterChat = true;
+      openEvents();
+    } else if (closed || (handedOff && source.readyState !== 1 /* OPEN */)) {
+      events.retryDelay = EVENTS_RETRY_MIN_MS;
+      openEvents();
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -573,11 +769,18 @@
     if (state.busy) setBusy(false);
     if (fresh) {
       state.entries = [];
+      state.seen = new Set();
       store.remove(transcriptKey(token));
     } else {
-      state.entries = loadTranscript();
+      const saved = loadTranscript();
+      state.entries = saved.entries;
+      state.seen = saved.seen;
     }
     pruneTranscripts();
+    showHandoff("resolved", null);
+    events.reopenedAfterChat = false;
+    events.retryDelay = EVENTS_RETRY_MIN_MS;
+    openEvents();
     devStatus.textContent = "";
     devStatus.classList.remove("visually-hidden");
     if (!token) devSelect.value = "";

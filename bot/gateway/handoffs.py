@@ -1,0 +1,182 @@
+"""Hand-off routing: while a person handles a conversation the assistant is silent and paused."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from bot.gateway.engine import EngineClient, EngineUnavailable
+from bot.gateway.inbox import Inbound, Inbox
+from bot.gateway.outbound import Send
+from bot.gateway.redact import redact
+from bot.gateway.render import for_text_channel
+from bot.handoff.events import AGENTS, Broker, conversation_topic
+from bot.handoff.queue import HandoffQueue, HandoffView, now
+
+log = logging.getLogger("bot.gateway.handoff")
+
+HANDOFF_TYPE = "handoff"
+RESOLVED = "La persona del equipo cerró la conversación. Te devuelvo con el asistente: ¿en qué más te ayudo?"
+TAKEN = "{agent} del equipo de soporte se unió a la conversación."
+
+
+def position_text(position: int) -> str:
+    """'Estás en la posición 2 de la fila.'."""
+    if position == 1:
+        return "Eres el siguiente en la fila: una persona te atenderá en breve."
+    return f"Estás en la posición {position} de la fila. Te avisaremos cuando avance."
+
+
+def handoff_request(replies: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str | None]:
+    """Split the engine's replies into what the user sees and the hand-off reason the action asked for."""
+    reason = None
+    kept = []
+    for reply in replies:
+        custom = reply.get("custom")
+        if isinstance(custom, dict) and custom.get("type") == HANDOFF_TYPE:
+            reason = str(custom.get("reason") or "requested")
+            continue
+        kept.append(reply)
+    return kept, reason
+
+
+class Handoffs:
+    """Opens hand-offs, routes messages between customers and agents, and hands back to the assistant."""
+
+    def __init__(
+        self,
+        queue: HandoffQueue,
+        inbox: Inbox,
+        engine: EngineClient,
+        broker: Broker,
+        send: Send | None,
+        stale_after: timedelta,
+    ) -> None:
+        self.queue = queue
+        self.inbox = inbox
+        self.engine = engine
+        self.broker = broker
+        self.send = send
+        self.stale_after = stale_after
+        self._positions: dict[int, int] = {}
+
+    async def intercept(self, inbound: Inbound) -> bool:
+        """Route a customer's message to the agent when their conversation is handed off."""
+        handoff = await self.queue.active_for(inbound.sender_id)
+        if handoff is None:
+            return False
+        message = await self.queue.add_message(handoff.id, "user", inbound.text)
+        self.broker.publish(AGENTS, "message", {"handoff_id": handoff.id, "message": message})
+        return True
+
+    async def start(
+        self, inbound: Inbound, reason: str, replies: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Queue the conversation, pause the engine, and tell the user their place in the queue."""
+        transcript = await self._transcript(inbound, replies)
+        user_id = (inbound.meta.get("identity") or {}).get("user_id")
+        handoff, _ = await self.queue.open(
+            inbound.sender_id, inbound.channel, inbound.reply_to, user_id, reason, transcript
+        )
+        try:
+            await self.engine.add_event(inbound.sender_id, "pause")
+        except EngineUnavailable as error:
+            # The gateway routes around the engine anyway; resuming later re-enables it.
+            log.warning("could not pause conversation of hand-off %s: %s", handoff.id, error)
+        position = await self._position(handoff.id)
+        self._positions[handoff.id] = position
+        await self.publish_queue()
+        return [
+            {"text": position_text(position)},
+            {"custom": {"type": HANDOFF_TYPE, "status": "queued", "position": position}},
+        ]
+
+    async def _transcript(self, inbound: Inbound, replies: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        """The conversation so far (already redacted): earlier answered turns, then this one."""
+        lines: list[tuple[str, str]] = []
+        for text, answered in [
+            *await self.inbox.history(inbound.sender_id, limit=20),
+            (inbound.text, replies),
+        ]:
+            lines.append(("user", text))
+            lines += [("bot", str(r["text"])) for r in answered if r.get("text")]
+        return lines
+
+    async def _position(self, handoff_id: int) -> int:
+        queued = [h.id for h in await self.queue.active() if h.status == "queued"]
+        return queued.index(handoff_id) + 1 if handoff_id in queued else 0
+
+    async def queue_json(self) -> list[dict[str, Any]]:
+        """The console's view of the queue."""
+        active = await self.queue.active()
+        names = await self.queue.names({i for h in active for i in (h.user_id, h.agent_id) if i is not None})
+        at = now()
+        queued = [h.id for h in active if h.status == "queued"]
+        items = []
+        for handoff in active:
+            item = handoff.as_json(at, self.stale_after, names)
+            item["position"] = queued.index(handoff.id) + 1 if handoff.id in queued else None
+            items.append(item)
+        return items
+
+    async def publish_queue(self) -> None:
+        """Push the queue to every console, and tell customers whose position changed."""
+        items = await self.queue_json()
+        self.broker.publish(AGENTS, "queue", {"handoffs": items})
+        for item in items:
+            position = item["position"]
+            if position is None or self._positions.get(item["id"]) == position:
+                continue
+            self._positions[item["id"]] = position
+            handoff = await self.queue.get(item["id"])
+            if handoff is not None:
+                await self.to_customer(
+                    handoff, "system", position_text(position), {"status": "queued", "position": position}
+                )
+
+    async def to_customer(
+        self, handoff: HandoffView, role: str, text: str, status: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Record a line and deliver it on the customer's channel (webchat events or WhatsApp)."""
+        message = await self.queue.add_message(handoff.id, role, text)
+        topic = conversation_topic(handoff.sender_id)
+        self.broker.publish(topic, "message", {"id": message["id"], "role": role, "text": text})
+        if status is not None:
+            self.broker.publish(topic, "handoff", status)
+        if handoff.channel == "whatsapp" and handoff.reply_to and self.send is not None:
+            for part in for_text_channel([{"text": text}]).texts:
+                await self.send(handoff.reply_to, part)
+        return message
+
+    async def take(self, handoff_id: int, agent_id: int, agent_name: str) -> HandoffView | None:
+        """Assign to an agent (one winner); the customer learns a person joined."""
+        if not await self.queue.take(handoff_id, agent_id, self.stale_after):
+            return None
+        handoff = await self.queue.get(handoff_id)
+        if handoff is None:
+            return None
+        self._positions.pop(handoff_id, None)
+        await self.to_customer(handoff, "system", TAKEN.format(agent=agent_name), {"status": "assigned"})
+        await self.publish_queue()
+        return handoff
+
+    async def reply(self, handoff: HandoffView, text: str) -> dict[str, Any]:
+        """An agent's message to the customer (redacted like every text that is stored)."""
+        message = await self.to_customer(handoff, "agent", redact(text).text)
+        self.broker.publish(AGENTS, "message", {"handoff_id": handoff.id, "message": message})
+        return message
+
+    async def resolve(self, handoff_id: int, agent_id: int) -> HandoffView | None:
+        """Close the hand-off, resume the engine, and hand the customer back to the assistant."""
+        handoff = await self.queue.resolve(handoff_id, agent_id)
+        if handoff is None:
+            return None
+        try:
+            await self.engine.add_event(handoff.sender_id, "resume")
+        except EngineUnavailable as error:
+            log.warning("could not resume conversation of hand-off %s: %s", handoff.id, error)
+        await self.to_customer(handoff, "system", RESOLVED, {"status": "resolved"})
+        self._positions.pop(handoff_id, None)
+        await self.publish_queue()
+        return handoff

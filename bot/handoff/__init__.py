@@ -1,0 +1,1 @@
+"""Hand-off to a human agent: when to hand off, the queue, business hours."""

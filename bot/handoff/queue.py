@@ -1,0 +1,300 @@
+"""The hand-off queue in the store: open, take (one agent only), reply, resolve, and what agents may see."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.answers.contracts import STATUS_NAMES
+from bot.store.models import Account, Contract, Handoff, HandoffMessage, User
+
+ACTIVE = ("queued", "assigned")
+REASONS = {
+    "requested": "El cliente pidió hablar con una persona",
+    "not_understood": "El asistente no entendió dos veces seguidas",
+    "billing_dispute": "Disputa de cobro",
+    "refund": "Solicitud de reembolso",
+    "cancel_contract": "Cancelación de contrato",
+    "double_charge": "Cobro duplicado",
+}
+
+
+def now() -> datetime:
+    """The current time (UTC, aware)."""
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite returns naive datetimes for timezone-aware columns.
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class HandoffView:
+    """A hand-off as the gateway and the console see it."""
+
+    id: int
+    sender_id: str
+    channel: str
+    reply_to: str | None
+    user_id: int | None
+    reason: str
+    status: str
+    agent_id: int | None
+    created_at: datetime
+    assigned_at: datetime | None
+    agent_seen_at: datetime | None
+    resolved_at: datetime | None
+
+    def as_json(self, at: datetime, stale_after: timedelta, names: dict[int, str]) -> dict[str, Any]:
+        """The console's JSON, with waiting time and whether an idle agent's conversation may be taken."""
+        data = asdict(self)
+        for key in ("created_at", "assigned_at", "agent_seen_at", "resolved_at"):
+            value = data[key]
+            data[key] = None if value is None else value.isoformat()
+        data["reason_text"] = REASONS.get(self.reason, self.reason)
+        data["waiting_seconds"] = max(0, int((at - self.created_at).total_seconds()))
+        data["stale"] = self.is_stale(at, stale_after)
+        data["agent_name"] = names.get(self.agent_id) if self.agent_id else None
+        data["user_name"] = names.get(self.user_id) if self.user_id else None
+        return data
+
+    def is_stale(self, at: datetime, stale_after: timedelta) -> bool:
+        """Assigned, but its agent has not been seen for longer than the timeout."""
+        seen = self.agent_seen_at or self.assigned_at
+        return self.status == "assigned" and seen is not None and at - seen > stale_after
+
+
+def _view(row: Handoff) -> HandoffView:
+    created = _aware(row.created_at)
+    assert created is not None
+    return HandoffView(
+        row.id,
+        row.sender_id,
+        row.channel,
+        row.reply_to,
+        row.user_id,
+        row.reason,
+        row.status,
+        row.agent_id,
+        created,
+        _aware(row.assigned_at),
+        _aware(row.agent_seen_at),
+        _aware(row.resolved_at),
+    )
+
+
+def _message(row: HandoffMessage) -> dict[str, Any]:
+    created = _aware(row.created_at)
+    return {
+        "id": row.id,
+        "role": row.role,
+        "text": row.text,
+        "created_at": created.isoformat() if created else None,
+    }
+
+
+class HandoffQueue:
+    """Store operations on hand-offs, run in a worker thread."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    async def active_for(self, sender_id: str) -> HandoffView | None:
+        """The sender's queued or assigned hand-off."""
+
+        def run() -> HandoffView | None:
+            with self._sessions() as session:
+                row = session.scalars(
+                    select(Handoff).where(Handoff.sender_id == sender_id, Handoff.status.in_(ACTIVE))
+                ).first()
+                return None if row is None else _view(row)
+
+        return await asyncio.to_thread(run)
+
+    async def open(
+        self,
+        sender_id: str,
+        channel: str,
+        reply_to: str | None,
+        user_id: int | None,
+        reason: str,
+        transcript: list[tuple[str, str]],
+    ) -> tuple[HandoffView, bool]:
+        """Queue a hand-off with the transcript so far; an active one for the sender is reused."""
+
+        def run() -> tuple[HandoffView, bool]:
+            with self._sessions.begin() as session:
+                existing = session.scalars(
+                    select(Handoff).where(Handoff.sender_id == sender_id, Handoff.status.in_(ACTIVE))
+                ).first()
+                if existing is not None:
+                    return _view(existing), False
+                row = Handoff(
+                    sender_id=sender_id,
+                    channel=channel,
+                    reply_to=reply_to,
+                    user_id=user_id,
+                    reason=reason,
+                    status="queued",
+                    created_at=now(),
+                )
+                session.add(row)
+                session.flush()
+                session.add_all(
+                    HandoffMessage(handoff_id=row.id, role=role, text=text, created_at=now())
+                    for role, text in transcript
+                )
+                return _view(row), True
+
+        return await asyncio.to_thread(run)
+
+    async def add_message(self, handoff_id: int, role: str, text: str) -> dict[str, Any]:
+        """Append a line to the transcript."""
+
+        def run() -> dict[str, Any]:
+            with self._sessions.begin() as session:
+                row = HandoffMessage(handoff_id=handoff_id, role=role, text=text, created_at=now())
+                session.add(row)
+                session.flush()
+                return _message(row)
+
+        return await asyncio.to_thread(run)
+
+    async def get(self, handoff_id: int) -> HandoffView | None:
+        """A hand-off by id."""
+
+        def run() -> HandoffView | None:
+            with self._sessions() as session:
+                row = session.get(Handoff, handoff_id)
+                return None if row is None else _view(row)
+
+        return await asyncio.to_thread(run)
+
+    async def messages(self, handoff_id: int, after: int = 0) -> list[dict[str, Any]]:
+        """The transcript, oldest first."""
+
+        def run() -> list[dict[str, Any]]:
+            with self._sessions() as session:
+                rows = session.scalars(
+                    select(HandoffMessage)
+                    .where(HandoffMessage.handoff_id == handoff_id, HandoffMessage.id > after)
+                    .order_by(HandoffMessage.id)
+                )
+                return [_message(r) for r in rows]
+
+        return await asyncio.to_thread(run)
+
+    async def active(self) -> list[HandoffView]:
+        """Queued and assigned hand-offs, oldest first."""
+
+        def run() -> list[HandoffView]:
+            with self._sessions() as session:
+                rows = session.scalars(select(Handoff).where(Handoff.status.in_(ACTIVE)).order_by(Handoff.id))
+                return [_view(r) for r in rows]
+
+        return await asyncio.to_thread(run)
+
+    async def take(self, handoff_id: int, agent_id: int, stale_after: timedelta) -> bool:
+        """Assign to this agent if queued, or assigned to an agent idle past the timeout. One winner only."""
+
+        def run() -> bool:
+            moment = now()
+            with self._sessions.begin() as session:
+                result = session.execute(
+                    update(Handoff)
+                    .where(
+                        Handoff.id == handoff_id,
+                        or_(
+                            Handoff.status == "queued",
+                            (Handoff.status == "assigned") & (Handoff.agent_seen_at < moment - stale_after),
+                        ),
+                    )
+                    .values(status="assigned", agent_id=agent_id, assigned_at=moment, agent_seen_at=moment)
+                    .execution_options(synchronize_session=False)
+                )
+                return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+        return await asyncio.to_thread(run)
+
+    async def seen(self, agent_id: int) -> None:
+        """The agent's console is alive: keep their conversations theirs."""
+
+        def run() -> None:
+            with self._sessions.begin() as session:
+                session.execute(
+                    update(Handoff)
+                    .where(Handoff.agent_id == agent_id, Handoff.status == "assigned")
+                    .values(agent_seen_at=now())
+                    .execution_options(synchronize_session=False)
+                )
+
+        await asyncio.to_thread(run)
+
+    async def resolve(self, handoff_id: int, agent_id: int) -> HandoffView | None:
+        """Close a hand-off assigned to this agent; None when it is not theirs (or not open)."""
+
+        def run() -> HandoffView | None:
+            with self._sessions.begin() as session:
+                result = session.execute(
+                    update(Handoff)
+                    .where(
+                        Handoff.id == handoff_id, Handoff.status == "assigned", Handoff.agent_id == agent_id
+                    )
+                    .values(status="resolved", resolved_at=now())
+                    .execution_options(synchronize_session=False)
+                )
+                if result.rowcount != 1:  # type: ignore[attr-defined]
+                    return None
+                row = session.get(Handoff, handoff_id)
+                return None if row is None else _view(row)
+
+        return await asyncio.to_thread(run)
+
+    async def names(self, user_ids: set[int]) -> dict[int, str]:
+        """Display names of users (customers and agents)."""
+
+        def run() -> dict[int, str]:
+            if not user_ids:
+                return {}
+            with self._sessions() as session:
+                return {u.id: u.name for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
+
+        return await asyncio.to_thread(run)
+
+    async def customer_context(self, user_id: int | None) -> dict[str, Any]:
+        """What an agent may see: customer name and profile, account name, contracts' status and plan."""
+
+        def run() -> dict[str, Any]:
+            empty: dict[str, Any] = {"user": None, "account": None, "contracts": []}
+            if user_id is None:
+                return empty
+            with self._sessions() as session:
+                user = session.get(User, user_id)
+                if user is None:
+                    return empty
+                account = session.get(Account, user.account_id)
+                contracts = session.scalars(
+                    select(Contract).where(Contract.account_id == user.account_id).order_by(Contract.number)
+                )
+                return {
+                    "user": {"name": user.name, "email": user.email, "profile": user.profile},
+                    "account": None if account is None else {"name": account.name},
+                    "contracts": [
+                        {
+                            "number": c.number,
+                            "status_text": STATUS_NAMES.get(c.status, c.status),
+                            "plan": c.software_plan.title(),
+                        }
+                        for c in contracts
+                    ],
+                }
+
+        return await asyncio.to_thread(run)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from actions import runtime
 from actions.answers import ACTION_INTENTS, BOUND_ACTIONS, AnswerAction
+from actions.handoff import ActionFallback, ActionHandoff
 from bot.settings import PROJECT_ROOT
 from bot.store.catalogue_cache import CatalogueCache
 
@@ -30,7 +31,9 @@ def tracker(text: str, intent: str, entities: list[dict[str, Any]] | None = None
 
 
 def run(action_name: str, track: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    action = next(cls() for cls in BOUND_ACTIONS if cls().name() == action_name)
+    action = next(
+        cls() for cls in (*BOUND_ACTIONS, ActionFallback, ActionHandoff) if cls().name() == action_name
+    )
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, track, {}))
     return dispatcher.messages, events
@@ -42,8 +45,14 @@ def slots(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 def test_every_domain_action_is_implemented() -> None:
     domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
-    form_actions = {"action_ask_contract_number", "validate_contract_form", "action_answer_selected_contract"}
-    assert set(domain["actions"]) == set(ACTION_INTENTS) | form_actions
+    others = {
+        "action_ask_contract_number",
+        "validate_contract_form",
+        "action_answer_selected_contract",
+        "action_handoff",
+        "action_fallback",
+    }
+    assert set(domain["actions"]) == set(ACTION_INTENTS) | others
     assert {cls().name() for cls in BOUND_ACTIONS} == set(ACTION_INTENTS)
 
 
@@ -66,6 +75,7 @@ def test_feature_value_from_entities() -> None:
     assert slots(events) == {
         "pending_question": None,
         "contract_number": None,
+        "fallback_streak": 0.0,
         "ctx_topic": "ask_feature_value",
         "ctx_plans": ["expert"],
         "ctx_features": ["users"],
@@ -142,3 +152,38 @@ def test_every_action_answers_without_entities(action_name: str) -> None:
     messages, _ = run(action_name, tracker("hola", ACTION_INTENTS[action_name]))
     assert messages and all(m.get("text") or m.get("custom") for m in messages)
     assert all(len(m.get("text") or "") <= 1600 for m in messages)
+
+
+def test_second_misunderstanding_in_a_row_hands_off() -> None:
+    messages, events = run("action_fallback", tracker("zzz", "nlu_fallback", fallback_streak=1.0))
+    handoff = [m["custom"] for m in messages if m.get("custom")]
+    assert handoff == [{"type": "handoff", "reason": "not_understood"}]
+    assert "persona del equipo" in messages[0]["text"]
+    assert slots(events)["fallback_streak"] == 0.0
+
+
+def test_first_misunderstanding_only_asks_to_rephrase() -> None:
+    messages, events = run("action_fallback", tracker("zzz", "nlu_fallback"))
+    assert not any(m.get("custom") for m in messages)
+    assert slots(events)["fallback_streak"] == 1.0
+
+
+def test_an_answer_ends_the_streak() -> None:
+    _, events = run("action_list_plans", tracker("que planes hay", "list_plans", fallback_streak=1.0))
+    assert slots(events)["fallback_streak"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("intent", "text", "reason"),
+    [
+        ("request_human", "quiero hablar con una persona", "requested"),
+        ("billing_issue", "me cobraron dos veces", "double_charge"),
+        ("billing_issue", "quiero un reembolso", "refund"),
+        ("billing_issue", "quiero cancelar mi contrato", "cancel_contract"),
+        ("billing_issue", "no reconozco un cargo", "billing_dispute"),
+    ],
+)
+def test_handoff_names_its_reason(intent: str, text: str, reason: str) -> None:
+    messages, _ = run("action_handoff", tracker(text, intent))
+    assert [m["custom"] for m in messages if m.get("custom")] == [{"type": "handoff", "reason": reason}]
+    assert "Te escribirá por este mismo chat" in messages[0]["text"]

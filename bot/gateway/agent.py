@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, ValidationError
 from bot.gateway import tokens
 from bot.gateway.keys import CONVERSATIONS, HANDOFFS, SETTINGS
 from bot.gateway.tokens import TokenError, WebUser
-from bot.gateway.webchat import COOKIE, STATIC, error
+from bot.gateway.webchat import COOKIE, STATIC, error, set_conversation_cookie
 from bot.handoff.events import AGENTS, conversation_topic
 from bot.handoff.queue import now
 
@@ -134,11 +134,14 @@ async def _stream(
     topic: str,
     first: list[tuple[str, dict[str, Any]]],
     tick: Callable[[], Awaitable[None]] | None = None,
+    cookie: str | None = None,
 ) -> web.StreamResponse:
     """A server-sent events stream of a broker topic, with heartbeats."""
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
+    if cookie is not None:
+        set_conversation_cookie(response, cookie, request.app[SETTINGS])
     await response.prepare(request)
     broker = request.app[HANDOFFS].broker
     async with broker.subscribe(topic) as events:
@@ -177,16 +180,18 @@ async def customer_events(request: web.Request) -> web.StreamResponse:
             sender = f"web:u:{tokens.verify(token, settings).user_id}"
         except TokenError as failure:
             return error(401, failure.code, failure.message)
-    else:
+    new_cookie = None
+    if token is None:
         conversation = tokens.read_conversation(request.cookies.get(COOKIE), settings)
         if conversation is None:
-            return error(401, "no_conversation", "Aún no has iniciado una conversación.")
+            # A first visit opens the stream before chatting: start the conversation here.
+            conversation, new_cookie = tokens.new_conversation(settings)
         sender = f"web:a:{conversation}"
     first: list[tuple[str, dict[str, Any]]] = []
     handoff = await request.app[HANDOFFS].queue.active_for(sender)
     if handoff is not None:
         first.append(("handoff", {"status": handoff.status, "position": None}))
-    return await _stream(request, conversation_topic(sender), first)
+    return await _stream(request, conversation_topic(sender), first, cookie=new_cookie)
 
 
 def add_routes(app: web.Application) -> None:

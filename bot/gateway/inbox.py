@@ -103,6 +103,17 @@ class Inbox:
 
         await asyncio.to_thread(run)
 
+    async def replied(self, message_id: int, replies: list[dict[str, Any]]) -> None:
+        """Keep the replies of a message still to be delivered (a retry delivers them, not asks again)."""
+
+        def run() -> None:
+            with self._sessions.begin() as session:
+                row = session.get(InboundMessage, message_id)
+                if row is not None:
+                    row.replies = replies
+
+        await asyncio.to_thread(run)
+
     async def attempted(self, message_id: int) -> int:
         """Count a failed attempt; return how many there have been."""
 

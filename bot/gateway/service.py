@@ -184,15 +184,20 @@ class Conversations:
                     # A person handles this conversation: the assistant stays silent.
                     await self.inbox.answered(inbound.id, [])
                     return []
-                replies = await self._replies(inbound)
+                # Replies kept on a pending message: the engine answered and only the delivery failed.
+                replies = None if current is None else current.replies
                 if replies is None:
-                    if await self.inbox.attempted(inbound.id) == 1 and inbound.channel == WHATSAPP:
-                        await self._deliver(inbound, [{"text": APOLOGY}])
-                    return None
-                if self.handoffs is not None:
-                    replies, reason = handoff_request(replies)
-                    if reason is not None:
-                        replies = [*replies, *await self.handoffs.start(inbound, reason, replies)]
+                    replies = await self._replies(inbound)
+                    if replies is None:
+                        if await self.inbox.attempted(inbound.id) == 1 and inbound.channel == WHATSAPP:
+                            await self._deliver(inbound, [{"text": APOLOGY}])
+                        return None
+                    if self.handoffs is not None:
+                        replies, reason = handoff_request(replies)
+                        if reason is not None:
+                            replies = [*replies, *await self.handoffs.start(inbound, reason, replies)]
+                    if inbound.channel == WHATSAPP:
+                        await self.inbox.replied(inbound.id, replies)
                 await self._deliver(inbound, replies)
                 await self.inbox.answered(inbound.id, replies)
                 return replies

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.gateway import tokens
 from bot.gateway.keys import CONVERSATIONS, SETTINGS
 from bot.gateway.tokens import TokenError, WebUser
+from bot.settings import Settings
 from bot.store.demo import DEMO_ACCOUNT_IDS
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -72,11 +73,14 @@ async def chat(request: web.Request) -> web.Response:
     else:
         response = error(result.status, result.error or "error", result.message or "", queued=result.queued)
     if new_cookie is not None:
-        secure = settings.public_url.startswith("https://")
-        response.set_cookie(
-            COOKIE, new_cookie, httponly=True, samesite="Lax", secure=secure, max_age=30 * 86400
-        )
+        set_conversation_cookie(response, new_cookie, settings)
     return response
+
+
+def set_conversation_cookie(response: web.StreamResponse, cookie: str, settings: Settings) -> None:
+    """The anonymous conversation cookie: HTTP only, same-site, secure when served over HTTPS."""
+    secure = settings.public_url.startswith("https://")
+    response.set_cookie(COOKIE, cookie, httponly=True, samesite="Lax", secure=secure, max_age=30 * 86400)
 
 
 async def dev_users(request: web.Request) -> web.Response:

@@ -9,8 +9,13 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from bot.gateway.keys import CONVERSATIONS, SETTINGS
+from bot.gateway.service import KeyedLocks
 
 log = logging.getLogger("bot.gateway.whatsapp")
+# Per-sender intake, held from the moment a webhook is read until its answer is queued: the store calls
+# in between run in threads and may finish in any order, and a sender's messages must reach the engine
+# in the order they arrived.
+ARRIVALS = web.AppKey("whatsapp_arrivals", KeyedLocks)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 _WHATSAPP_ADDRESS = re.compile(r"^whatsapp:\+[1-9]\d{6,14}$")
@@ -43,9 +48,10 @@ async def incoming(request: web.Request) -> web.Response:
         media = 0
     location = "Latitude" in fields and "Longitude" in fields
     conversations = request.app[CONVERSATIONS]
-    user = await conversations.inbox.user_by_phone(sender.removeprefix("whatsapp:"))
-    metadata = {} if user is None else {"identity": {"user_id": user.id, "account_id": user.account_id}}
-    await conversations.whatsapp(sid, sender, fields.get("Body", ""), media, location, metadata)
+    async with request.app[ARRIVALS].hold(sender):
+        user = await conversations.inbox.user_by_phone(sender.removeprefix("whatsapp:"))
+        metadata = {} if user is None else {"identity": {"user_id": user.id, "account_id": user.account_id}}
+        await conversations.whatsapp(sid, sender, fields.get("Body", ""), media, location, metadata)
     return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 
 
@@ -61,5 +67,6 @@ async def status(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Routes of the Twilio webhooks."""
+    app[ARRIVALS] = KeyedLocks()
     app.router.add_post("/webhooks/twilio/whatsapp", incoming)
     app.router.add_post("/webhooks/twilio/status", status)

@@ -1,12 +1,21 @@
-"""Starts the real engine (trained model) and action server once for the end-to-end tests."""
+"""Starts the whole stack once for the end-to-end tests: action server, engine (trained model) and gateway.
+
+The gateway runs as in development, with WhatsApp enabled against a fake Twilio REST API started
+first (tests/e2e/fake_twilio.py), and a fresh store seeded for this session, so a run neither
+depends on nor changes the developer's store (the engine's tracker store stays var/tracker.db).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
+import subprocess
+import sys
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,26 +23,88 @@ import pytest
 
 from bot.model import model_path
 from bot.serve import running
-from bot.settings import PROJECT_ROOT, get_settings
+from bot.settings import PROJECT_ROOT, Settings, get_settings
+from tests.e2e.fake_twilio import FakeTwilio
 
 Ask = Callable[..., list[dict[str, Any]]]
 
+PUBLIC_URL = "https://bot.e2e.example"
+WHATSAPP_FROM = "whatsapp:+14155238886"
+
+
+@dataclass(frozen=True)
+class E2EStack:
+    """The running stack: the settings its processes were started with, and the fake Twilio."""
+
+    settings: Settings
+    twilio: FakeTwilio
+
+    @property
+    def gateway_url(self) -> str:
+        """Where the tests reach the gateway (on loopback)."""
+        return f"http://127.0.0.1:{self.settings.gateway_port}"
+
+
+def _seed(root: Path) -> None:
+    """Migrate and seed the store named by DATABASE_URL (catalogue and demo accounts dated today)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "seed"], cwd=root, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        pytest.fail(f"seeding the e2e store failed:\n{done.stdout}{done.stderr}")
+
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[None]:
-    """The engine and the action server, started from the current model and the default store."""
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
+    """The action server, the engine and the gateway, started from the current model."""
     # BOT_MODEL lets a developer run the suite against another model while the data is being edited.
     model = Path(os.environ.get("BOT_MODEL") or model_path())
     if not model.exists():
         pytest.fail(f"no trained model at {model}: run `make model` first")
-    with running(log_dir=PROJECT_ROOT / "var" / "log" / "e2e", model=model):
-        yield
+    account_sid = "AC" + secrets.token_hex(16)
+    auth_token = secrets.token_hex(16)
+    store = tmp_path_factory.mktemp("store") / "bot.db"
+    fake = FakeTwilio(account_sid, auth_token)
+    # The child processes inherit os.environ: everything is set before the stack starts, and restored after.
+    with fake.running(), pytest.MonkeyPatch.context() as env:
+        for name, value in {
+            "DEV_MODE": "true",
+            "PUBLIC_URL": PUBLIC_URL,
+            "GATEWAY_HOST": "127.0.0.1",
+            "DATABASE_URL": f"sqlite:///{store}",
+            "TWILIO_ACCOUNT_SID": account_sid,
+            "TWILIO_AUTH_TOKEN": auth_token,
+            "TWILIO_WHATSAPP_FROM": WHATSAPP_FROM,
+            "TWILIO_API_BASE": fake.base_url,
+        }.items():
+            env.setenv(name, value)
+        get_settings.cache_clear()
+        try:
+            settings = Settings()
+            assert settings.twilio_enabled and settings.dev_mode
+            _seed(PROJECT_ROOT)
+            with running(settings=settings, log_dir=PROJECT_ROOT / "var" / "log" / "e2e", model=model):
+                yield E2EStack(settings, fake)
+        finally:
+            get_settings.cache_clear()
 
 
 @pytest.fixture
-def ask(stack: None) -> Ask:
+def gateway_url(stack: E2EStack) -> str:
+    """The gateway's base URL, e.g. http://127.0.0.1:8000."""
+    return stack.gateway_url
+
+
+@pytest.fixture
+def fake_twilio(stack: E2EStack) -> FakeTwilio:
+    """The fake Twilio REST API the gateway sends WhatsApp messages to."""
+    return stack.twilio
+
+
+@pytest.fixture
+def ask(stack: E2EStack) -> Ask:
     """Send a message through the REST channel; returns the bot's messages."""
-    url = f"{get_settings().engine_url}/webhooks/rest/webhook"
+    url = f"{stack.settings.engine_url}/webhooks/rest/webhook"
 
     def _ask(
         message: str, sender: str | None = None, metadata: dict[str, Any] | None = None

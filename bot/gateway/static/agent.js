@@ -220,6 +220,7 @@
     loading: false,
     pending: [], // messages of the open conversation that arrived while it was loading
     busy: { take: new Set(), reply: false, resolve: false },
+    contextOpen: null, // whether the agent last unfolded the customer's data (null: not chosen)
   };
 
   // ---------------------------------------------------------------------------------------------
@@ -547,8 +548,8 @@
     if (!same) {
       state.open = null;
       state.pending = [];
-      // On small screens the customer's data starts folded, to leave room for the transcript.
-      contextDetails.open = !isNarrow();
+      // The customer's data stays as the agent last left it; on small screens it starts folded.
+      contextDetails.open = state.contextOpen === null ? !isNarrow() : state.contextOpen;
       renderLoading(id);
     }
     document.body.classList.add("show-conversation");
@@ -1102,6 +1103,10 @@
   reply.maxLength = MAX_REPLY;
 
   resolveButton.addEventListener("click", resolveOpen);
+  contextDetails.querySelector("summary").addEventListener("click", () => {
+    // Runs before the toggle: remember the state the agent is choosing.
+    state.contextOpen = !contextDetails.open;
+  });
   conversationTake.addEventListener("click", () => {
     if (state.openId) takeHandoff(state.openId);
   });

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot import engine_config
 from bot.model import engine_executable, model_path
 from bot.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -63,11 +64,12 @@ def services(settings: Settings, model: Path, root: Path = PROJECT_ROOT) -> list
                 "--port",
                 engine_port,
                 "--endpoints",
-                "endpoints.yml",
+                str(engine_config.write(settings, root)),
                 "--credentials",
                 "credentials.yml",
             ],
             ready_url=f"{settings.engine_url}/status?token={settings.engine_token}",
+            env={"SANIC_WORKERS": str(settings.engine_workers)},
         ),
         Service(
             name="gateway",

@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     engine_url: str = "http://127.0.0.1:5005"
     engine_token: str = "dev-engine-token"
     action_server_port: int = 5055
+    # The engine's tracker store (SQLite file by default; PostgreSQL in scale-out) and lock store
+    # (in memory by default; redis://host:6379/0 when several engine workers share conversations).
+    tracker_store_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"
+    lock_store_url: str | None = None
+    # Sanic workers of the engine (more than one needs the Redis lock store).
+    engine_workers: int = 1
     # Seconds the action server keeps the catalogue in memory before re-checking the store's version.
     catalogue_cache_seconds: float = 30.0
 

@@ -1,0 +1,72 @@
+"""The engine's endpoints file, written from our settings: action server, tracker store and lock store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from bot.settings import PROJECT_ROOT, Settings
+
+
+def tracker_store(url: str) -> dict[str, Any]:
+    """Rasa's SQL tracker store from a URL: sqlite:///var/tracker.db or postgresql://user:pw@host:5432/db."""
+    parts = urlsplit(url)
+    if parts.scheme.startswith("sqlite"):
+        return {"type": "SQL", "dialect": "sqlite", "db": url.split(":///", 1)[1]}
+    dialect = parts.scheme.split("+", 1)[0]
+    config: dict[str, Any] = {
+        "type": "SQL",
+        "dialect": "postgresql" if dialect in ("postgres", "postgresql") else dialect,
+        "url": parts.hostname or "localhost",
+        "db": parts.path.lstrip("/"),
+    }
+    if parts.port:
+        config["port"] = parts.port
+    if parts.username:
+        config["username"] = parts.username
+    if parts.password:
+        config["password"] = parts.password
+    return config
+
+
+def lock_store(url: str | None) -> dict[str, Any] | None:
+    """Rasa's Redis lock store from redis://host:port/db; None keeps the in-memory default."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    config: dict[str, Any] = {
+        "type": "redis",
+        "url": parts.hostname or "localhost",
+        "port": parts.port or 6379,
+    }
+    if parts.path.strip("/"):
+        config["db"] = int(parts.path.strip("/"))
+    if parts.password:
+        config["password"] = parts.password
+    return config
+
+
+def render(settings: Settings) -> str:
+    """The endpoints YAML for these settings."""
+    endpoints: dict[str, Any] = {
+        "action_endpoint": {"url": f"http://127.0.0.1:{settings.action_server_port}/webhook"},
+        "tracker_store": tracker_store(settings.tracker_store_url),
+    }
+    lock = lock_store(settings.lock_store_url)
+    if lock is not None:
+        endpoints["lock_store"] = lock
+    return "# Written by `bot serve` from the settings; do not edit.\n" + yaml.safe_dump(
+        endpoints, sort_keys=False
+    )
+
+
+def write(settings: Settings, root: Path = PROJECT_ROOT) -> Path:
+    """Write the endpoints file for this engine's port under var/ and return its path."""
+    port = settings.engine_url.rsplit(":", 1)[-1].rstrip("/")
+    path = root / "var" / f"endpoints-{port}.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(settings), encoding="utf-8")
+    return path

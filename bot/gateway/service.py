@@ -40,6 +40,11 @@ TOO_LONG = (
 )
 
 
+def clean(text: str) -> str:
+    """Trimmed text without NUL or other control characters (PostgreSQL refuses NUL; none carry meaning)."""
+    return "".join(ch for ch in text if ch >= " " or ch in "\n\t").strip()
+
+
 class KeyedLocks:
     """One asyncio lock per key (FIFO, so a sender's messages are answered in arrival order)."""
 
@@ -107,7 +112,7 @@ class Conversations:
         self, sender_id: str, external_id: str | None, raw_text: str, metadata: dict[str, Any]
     ) -> WebResult:
         """Answer a webchat message now; a retried request (same id) gets the stored answer."""
-        text = raw_text.strip()
+        text = clean(raw_text)
         if not text:
             return WebResult(400, error="empty_message", message=EMPTY)
         if len(text) > self.settings.max_message_chars:
@@ -143,7 +148,7 @@ class Conversations:
     ) -> bool:
         """Store an incoming WhatsApp message and answer it in the background; False for a replay."""
         sender_id = f"wa:{reply_to.removeprefix('whatsapp:')}"
-        text = body.strip()
+        text = clean(body)
         redaction = redact(text)
         kind = "text" if text else ("location" if location else ("media" if media else "empty"))
         meta = {**metadata, "card_notice": bool(redaction.cards or redaction.cvv), "kind": kind}

@@ -15,16 +15,18 @@ PY3 ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 export PYTHONWARNINGS := ignore::UserWarning
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help run test lint unit validate model nlu-eval stories e2e envs seed clean browser
+.PHONY: help run test lint unit validate model nlu-eval stories e2e envs seed clean browser bench bench-quick
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(ENGINE)/.installed: requirements-engine.txt
+$(ENGINE)/.installed: requirements-engine.txt engine/engine_speedups.py engine/engine_speedups.pth
 	@test -n "$(PY310)" || { echo "python3.10 is required for the engine (rasa 3.6 supports 3.8-3.10)"; exit 1; }
 	$(PY310) -m venv $(ENGINE)
 	$(ENGINE)/bin/pip install -q --upgrade pip wheel
 	$(ENGINE)/bin/pip install -q -r requirements-engine.txt
+	cp engine/engine_speedups.py engine/engine_speedups.pth \
+		"$$($(ENGINE)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 	touch $@
 
 $(APP)/.installed: pyproject.toml
@@ -72,7 +74,13 @@ browser: ## Debian's chromium for the real-browser tests (installed once, as roo
 e2e: model seed browser ## end-to-end tests: engine, action server, gateway, a real browser, fake Twilio
 	$(APP)/bin/pytest -q -m e2e
 
-test: lint unit validate model nlu-eval stories e2e ## everything CI checks
+test: lint unit validate model nlu-eval stories e2e bench-quick ## everything CI checks
 
 clean: ## remove environments, models, results and the store
 	rm -rf $(VENVS) models results var
+
+bench: model ## benchmark: our stack vs a stock rasa init bot, closed and open loop (ARGS=--quick for a short run)
+	$(PY) -m bench $(ARGS)
+
+bench-quick: model ## the benchmark's quick mode (a few seconds per step; what `make test` runs)
+	$(PY) -m bench --quick

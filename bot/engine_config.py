@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,8 +64,22 @@ def render(settings: Settings) -> str:
     )
 
 
+def prepare_sqlite(url: str) -> None:
+    """Put a SQLite tracker store in WAL mode before the engine opens it (the mode persists in the file).
+
+    Rasa opens it in the default rollback-journal mode, which syncs the disk twice per message.
+    """
+    if not url.startswith("sqlite:///"):
+        return
+    path = Path(url.split(":///", 1)[1])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+
+
 def write(settings: Settings, root: Path = PROJECT_ROOT) -> Path:
     """Write the endpoints file for this engine's port under var/ and return its path."""
+    prepare_sqlite(settings.tracker_store_url)
     port = settings.engine_url.rsplit(":", 1)[-1].rstrip("/")
     path = root / "var" / f"endpoints-{port}.yml"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -89,21 +89,30 @@ def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
             since_table = 0
 
 
-def context_events(reply: Reply) -> list[dict[str, Any]]:
-    """Slot events that remember the reply's context and whether a contract must be chosen."""
+def context_events(reply: Reply, tracker: Tracker) -> list[dict[str, Any]]:
+    """Slot events for what the reply changes: its context, a pending contract choice, the fallback streak.
+
+    Unchanged slots get no event: every event is stored and re-read with the conversation on each turn.
+    """
     # An answer ends any streak of misunderstandings and any pending contract choice.
-    events = [
-        SlotSet("pending_question", reply.select_contract_for),
-        SlotSet("contract_number", None),
-        SlotSet("fallback_streak", 0.0),
-    ]
+    wanted: dict[str, Any] = {
+        "pending_question": reply.select_contract_for,
+        "contract_number": None,
+        "fallback_streak": 0.0,
+    }
     context = reply.context
-    if context is None:
-        return events
-    return [
-        *events,
-        SlotSet("ctx_topic", context.topic),
-        SlotSet("ctx_plans", list(context.plans)),
-        SlotSet("ctx_features", list(context.features)),
-        SlotSet("ctx_channels", list(context.channels)),
-    ]
+    if context is not None:
+        wanted |= {
+            "ctx_topic": context.topic,
+            "ctx_plans": list(context.plans),
+            "ctx_features": list(context.features),
+            "ctx_channels": list(context.channels),
+        }
+    return [SlotSet(name, value) for name, value in wanted.items() if _changed(tracker.get_slot(name), value)]
+
+
+def _changed(current: Any, wanted: Any) -> bool:
+    # An unset slot already means "nothing": None, an empty list and a zero streak need no event.
+    if current is None:
+        return wanted not in (None, [], 0.0)
+    return bool(current != wanted)

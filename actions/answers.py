@@ -59,7 +59,7 @@ class AnswerAction(Action, metaclass=ABCMeta):  # type: ignore[misc]
             question = await with_account(question, tracker)
         reply = answer(snapshot.catalogue, question)
         send(dispatcher, reply)
-        return context_events(reply)
+        return context_events(reply, tracker)
 
 
 def _bind(action_name: str, intent: str) -> type[AnswerAction]:

@@ -94,4 +94,4 @@ class ActionAnswerSelectedContract(Action):  # type: ignore[misc]
         question = await _question(tracker, intent)
         reply = answer(runtime.catalogue_cache().get().catalogue, question)
         send(dispatcher, reply)
-        return context_events(reply)
+        return context_events(reply, tracker)

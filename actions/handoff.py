@@ -62,4 +62,4 @@ class ActionFallback(Action):  # type: ignore[misc]
         snapshot = runtime.catalogue_cache().get()
         reply = fallback(snapshot.catalogue, question_from(tracker, snapshot.resolver, "nlu_fallback"))
         send(dispatcher, reply)
-        return [*context_events(reply), SlotSet("fallback_streak", streak + 1)]
+        return [*context_events(reply, tracker), SlotSet("fallback_streak", streak + 1)]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
@@ -17,6 +19,7 @@ from bot.gateway.handoffs import Handoffs
 from bot.gateway.inbox import Inbox
 from bot.gateway.keys import CONVERSATIONS, HANDOFFS, SETTINGS
 from bot.gateway.outbound import Send
+from bot.gateway.outbox import Outbox
 from bot.gateway.service import Conversations
 from bot.gateway.twilio_out import RedirectingHttpClient, twilio_sender
 from bot.handoff.events import Broker
@@ -56,9 +59,14 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
     twilio_http: RedirectingHttpClient | None = None
     send: Send | None = None
+    outbox: Outbox | None = None
     if settings.twilio_enabled:
         twilio_http = RedirectingHttpClient(settings.twilio_api_base)
-        send = twilio_sender(settings, twilio_http)
+        # Texts are stored first and delivered by the outbox, so a Twilio outage loses nothing.
+        outbox = Outbox(
+            sessions, twilio_sender(settings, twilio_http), f"{socket.gethostname()}:{os.getpid()}"
+        )
+        send = outbox.send
     else:
         log.warning("WhatsApp disabled: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM")
     inbox = Inbox(sessions)
@@ -77,9 +85,13 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     conversations.handoffs = handoffs
     app[CONVERSATIONS] = conversations
     app[HANDOFFS] = handoffs
-    retry = asyncio.create_task(conversations.retry_forever())
+    workers = [asyncio.create_task(conversations.retry_forever())]
+    if outbox is not None:
+        conversations.flush = outbox.deliver_due
+        workers.append(asyncio.create_task(outbox.run_forever()))
     yield
-    retry.cancel()
+    for worker in workers:
+        worker.cancel()
     await conversations.drain()
     await http.close()
     if twilio_http is not None:

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,6 +101,8 @@ class Conversations:
         self._limited_at: dict[str, float] = {}
         # Set by the application when hand-off routing is on.
         self.handoffs: Handoffs | None = None
+        # Set by the application when outbound texts go through the outbox: delivers what is due now.
+        self.flush: Callable[[], Awaitable[int]] | None = None
 
     def card_notice(self) -> str:
         """Tell the user not to send card data, and how to add a card safely (from the catalogue facts)."""
@@ -272,6 +274,8 @@ class Conversations:
                 log.exception("retrying pending messages failed")
 
     async def drain(self) -> None:
-        """Wait for background answers to finish (shutdown and tests)."""
+        """Wait for background answers to finish and deliver what the outbox holds (shutdown and tests)."""
         while self.background:
             await asyncio.gather(*list(self.background), return_exceptions=True)
+        if self.flush is not None:
+            await self.flush()

@@ -261,6 +261,7 @@ class Invoice(Base):
 
 # --- Gateway -----------------------------------------------------------------------------------------
 INBOUND_STATUSES = ("pending", "answered")
+OUTBOUND_STATUSES = ("pending", "sent")
 
 
 class InboundMessage(Base):
@@ -290,6 +291,9 @@ class InboundMessage(Base):
     replies: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Lease: the gateway replica answering this message, until when (another may take over after).
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class DeliveryStatus(Base):
@@ -350,3 +354,29 @@ class HandoffMessage(Base):
     role: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OutboundMessage(Base):
+    """A text to deliver on a text-only channel: kept until the provider accepts it, retried with backoff.
+
+    Rows of one recipient are sent in id order; a row is claimed (lease) by one gateway replica at a time.
+    """
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (
+        _one_of("status", OUTBOUND_STATUSES),
+        Index("ix_outbound_messages_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(64), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    provider_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

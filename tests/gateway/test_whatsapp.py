@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from bot.gateway.outbox import backoff
 from bot.gateway.ratelimit import RATE_LIMIT_MESSAGE
 from bot.gateway.render import WHATSAPP_LIMIT
 from bot.gateway.service import APOLOGY, EMPTY, LOCATION, MEDIA_ONLY
@@ -368,17 +369,38 @@ async def test_a_twilio_failure_keeps_the_message_and_the_webhook_succeeds(
     response = await gateway.webhook(incoming("hola"))
     assert response.status == 200
     await gateway.settle()
-    assert twilio.refused == 1
     assert twilio.sent == []
-    assert inbound(gateway.settings.database_url)[0].status == "pending"
+    # The engine's answer is kept in the outbox; the message itself is answered and not asked again.
+    assert inbound(gateway.settings.database_url)[0].status == "answered"
+    [queued] = rows(gateway.settings.database_url, "outbound_messages")
+    assert (queued["status"], queued["body"], queued["attempts"]) == ("pending", "eco: hola", twilio.refused)
+    asked = len(engine.received)
+    assert await gateway.conversations.retry_pending() == 0
 
     twilio.fail = False
-    asked = len(engine.received)
-    assert await gateway.conversations.retry_pending() == 1
+    await asyncio.sleep(backoff(queued["attempts"]) + 0.1)  # the retry waits for its backoff
+    await gateway.settle()
     assert twilio.bodies == ["eco: hola"]
-    assert (
-        len(engine.received) == asked
-    )  # the engine already answered: its reply is delivered, not asked again
+    assert len(engine.received) == asked
+    [delivered] = rows(gateway.settings.database_url, "outbound_messages")
+    assert delivered["status"] == "sent"
+    await gateway.settle()
+    assert twilio.bodies == ["eco: hola"]  # never sent twice
+
+
+async def test_outbound_texts_to_one_recipient_keep_their_order_across_a_failure(
+    gateway: Gateway, twilio: FakeTwilio
+) -> None:
+    outbox = gateway.conversations.send
+    assert outbox is not None
+    twilio.fail = True
+    for text in ("uno", "dos", "tres"):
+        await outbox("whatsapp:+5215599990000", text)
+    assert twilio.sent == []
+    twilio.fail = False
+    await asyncio.sleep(backoff(1) + 0.1)
+    await gateway.settle()
+    assert twilio.bodies == ["uno", "dos", "tres"]
 
 
 # --- delivery status callbacks --------------------------------------------------------------------------

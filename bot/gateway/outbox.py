@@ -1,0 +1,169 @@
+"""The outbox: texts for WhatsApp are stored first, then sent in order with retries and backoff.
+
+A Twilio outage or timeout loses nothing: the row stays pending and is retried (1 s, 2 s, 4 s … up to a
+minute apart). A recipient's texts go out strictly in order: while the oldest is failing, the later
+ones wait. Each row is claimed with a lease, so two gateway replicas never send the same row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.gateway.outbound import Send
+from bot.store.models import OutboundMessage
+
+log = logging.getLogger("bot.gateway.outbox")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def backoff(attempts: int, ceiling: float = 60.0) -> float:
+    """Seconds before the next try after `attempts` failures: 1, 2, 4 … capped."""
+    return float(min(ceiling, 2 ** max(0, attempts - 1)))
+
+
+class Outbox:
+    """Stores texts to send and delivers them through the provider's `send`."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        provider: Send,
+        owner: str,
+        lease_seconds: float = 30.0,
+        concurrency: int = 20,
+    ) -> None:
+        self._sessions = sessions
+        self._provider = provider
+        self._owner = owner
+        self._lease = timedelta(seconds=lease_seconds)
+        self._limit = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+
+    async def send(self, to: str, body: str) -> None:
+        """Store a text, then try to deliver the recipient's pending texts now; failures are retried later."""
+
+        def run() -> None:
+            with self._sessions.begin() as session:
+                moment = _now()
+                session.add(
+                    OutboundMessage(
+                        recipient=to,
+                        body=body,
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=moment,
+                        created_at=moment,
+                    )
+                )
+
+        await asyncio.to_thread(run)
+        queue = [(i, b, due) for i, r, b, due in await asyncio.to_thread(self._pending, to) if r == to]
+        await self._deliver(to, queue)
+
+    async def run_forever(self, idle_seconds: float = 1.0) -> None:
+        """Deliver whenever texts are queued, and retry failed ones when they are due."""
+        while True:
+            self._wake.clear()
+            try:
+                await self.deliver_due()
+            except Exception:
+                log.exception("outbox delivery round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=idle_seconds)
+
+    async def deliver_due(self) -> int:
+        """One round: each recipient's pending texts, in order, until one fails; return how many went out."""
+        queues: dict[str, list[tuple[int, str, datetime]]] = defaultdict(list)
+        for row_id, recipient, body, due in await asyncio.to_thread(self._pending):
+            queues[recipient].append((row_id, body, due))
+        counts = await asyncio.gather(*(self._deliver(to, rows) for to, rows in queues.items()))
+        return sum(counts)
+
+    def _pending(self, recipient: str | None = None) -> list[tuple[int, str, str, datetime]]:
+        query = (
+            select(
+                OutboundMessage.id,
+                OutboundMessage.recipient,
+                OutboundMessage.body,
+                OutboundMessage.next_attempt_at,
+            )
+            .where(OutboundMessage.status == "pending")
+            .order_by(OutboundMessage.id)
+            .limit(1000)
+        )
+        if recipient is not None:
+            query = query.where(OutboundMessage.recipient == recipient)
+        with self._sessions() as session:
+            rows = session.execute(query)
+            return [(r[0], r[1], r[2], r[3] if r[3].tzinfo else r[3].replace(tzinfo=UTC)) for r in rows]
+
+    async def _deliver(self, recipient: str, rows: list[tuple[int, str, datetime]]) -> int:
+        sent = 0
+        async with self._limit:
+            for row_id, body, due in rows:
+                if due > _now() or not await asyncio.to_thread(self._claim, row_id):
+                    break  # the oldest is not due, or another replica is on it: keep the order
+                try:
+                    await self._provider(recipient, body)
+                except Exception as error:
+                    await asyncio.to_thread(self._failed, row_id, str(error)[:255])
+                    log.warning("outbound message %s failed (%s); will retry", row_id, type(error).__name__)
+                    break
+                await asyncio.to_thread(self._sent, row_id)
+                sent += 1
+        return sent
+
+    def _claim(self, row_id: int) -> bool:
+        moment = _now()
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(OutboundMessage)
+                .where(
+                    OutboundMessage.id == row_id,
+                    OutboundMessage.status == "pending",
+                    or_(OutboundMessage.claimed_until.is_(None), OutboundMessage.claimed_until < moment),
+                )
+                .values(claimed_by=self._owner, claimed_until=moment + self._lease)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def _sent(self, row_id: int) -> None:
+        with self._sessions.begin() as session:
+            row = session.get(OutboundMessage, row_id)
+            if row is not None:
+                row.status, row.sent_at, row.claimed_until = "sent", _now(), None
+
+    def _failed(self, row_id: int, error: str) -> None:
+        with self._sessions.begin() as session:
+            row = session.get(OutboundMessage, row_id)
+            if row is not None:
+                row.attempts += 1
+                row.last_error = error
+                row.next_attempt_at = _now() + timedelta(seconds=backoff(row.attempts))
+                row.claimed_until = None
+
+    async def stats(self) -> dict[str, Any]:
+        """Counts by status (diagnostics, soak reports)."""
+
+        def run() -> dict[str, Any]:
+            with self._sessions() as session:
+                rows = session.execute(select(OutboundMessage.status, OutboundMessage.attempts))
+                counts: dict[str, Any] = {"pending": 0, "sent": 0, "retried": 0}
+                for status, attempts in rows:
+                    counts[status] += 1
+                    counts["retried"] += 1 if attempts else 0
+                return counts
+
+        return await asyncio.to_thread(run)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +27,15 @@ class Inbound:
     meta: dict[str, Any]
     status: str
     replies: list[dict[str, Any]] | None
+    # A replica holds a live lease on it (it is being answered right now).
+    leased: bool = False
+
+
+def _leased(row: InboundMessage) -> bool:
+    until = row.claimed_until
+    if until is None:
+        return False
+    return (until if until.tzinfo else until.replace(tzinfo=UTC)) > _now()
 
 
 def _inbound(row: InboundMessage) -> Inbound:
@@ -40,6 +49,7 @@ def _inbound(row: InboundMessage) -> Inbound:
         dict(row.meta or {}),
         row.status,
         row.replies,
+        _leased(row),
     )
 
 
@@ -124,6 +134,62 @@ class Inbox:
                     return 0
                 row.attempts += 1
                 return row.attempts
+
+        return await asyncio.to_thread(run)
+
+    async def claim(self, message_id: int, owner: str, seconds: float) -> bool:
+        """Lease a pending message to one gateway replica; False when another holds a live lease on it."""
+
+        def run() -> bool:
+            moment = _now()
+            with self._sessions.begin() as session:
+                result = session.execute(
+                    update(InboundMessage)
+                    .where(
+                        InboundMessage.id == message_id,
+                        InboundMessage.status == "pending",
+                        or_(
+                            InboundMessage.claimed_until.is_(None),
+                            InboundMessage.claimed_until < moment,
+                            InboundMessage.claimed_by == owner,
+                        ),
+                    )
+                    .values(claimed_by=owner, claimed_until=moment + timedelta(seconds=seconds))
+                    .execution_options(synchronize_session=False)
+                )
+                return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+        return await asyncio.to_thread(run)
+
+    async def release(self, message_id: int, owner: str) -> None:
+        """End this replica's lease on a message."""
+
+        def run() -> None:
+            with self._sessions.begin() as session:
+                session.execute(
+                    update(InboundMessage)
+                    .where(InboundMessage.id == message_id, InboundMessage.claimed_by == owner)
+                    .values(claimed_until=None)
+                    .execution_options(synchronize_session=False)
+                )
+
+        await asyncio.to_thread(run)
+
+    async def earlier_pending(self, sender_id: str, message_id: int) -> list[Inbound]:
+        """The sender's unanswered messages that arrived before this one, oldest first."""
+
+        def run() -> list[Inbound]:
+            with self._sessions() as session:
+                rows = session.scalars(
+                    select(InboundMessage)
+                    .where(
+                        InboundMessage.sender_id == sender_id,
+                        InboundMessage.status == "pending",
+                        InboundMessage.id < message_id,
+                    )
+                    .order_by(InboundMessage.id)
+                )
+                return [_inbound(r) for r in rows]
 
         return await asyncio.to_thread(run)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -101,6 +103,9 @@ class Conversations:
         self._limited_at: dict[str, float] = {}
         # Set by the application when hand-off routing is on.
         self.handoffs: Handoffs | None = None
+        # This replica's name on message leases, and how long a lease lasts (the engine's timeout and some).
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.lease_seconds = settings.engine_timeout_seconds + 20.0
         # Set by the application when outbound texts go through the outbox: delivers what is due now.
         self.flush: Callable[[], Awaitable[int]] | None = None
 
@@ -184,32 +189,61 @@ class Conversations:
         self.in_flight.add(inbound.id)
         try:
             async with self.locks.hold(inbound.sender_id):
-                current = await self.inbox.get(inbound.id)
-                if current is not None and current.status == "answered":
-                    return current.replies or []
-                if self.handoffs is not None and await self.handoffs.intercept(inbound):
-                    # A person handles this conversation: the assistant stays silent.
-                    await self.inbox.answered(inbound.id, [])
-                    return []
-                # Replies kept on a pending message: the engine answered and only the delivery failed.
-                replies = None if current is None else current.replies
-                if replies is None:
-                    replies = await self._replies(inbound)
-                    if replies is None:
-                        if await self.inbox.attempted(inbound.id) == 1 and inbound.channel == WHATSAPP:
-                            await self._deliver(inbound, [{"text": APOLOGY}])
+                # A sender's earlier unanswered messages go first, so answers keep the arrival order.
+                for earlier in await self.inbox.earlier_pending(inbound.sender_id, inbound.id):
+                    if await self._answer_leased(earlier) is None:
                         return None
-                    if self.handoffs is not None:
-                        replies, reason = handoff_request(replies)
-                        if reason is not None:
-                            replies = [*replies, *await self.handoffs.start(inbound, reason, replies)]
-                    if inbound.channel == WHATSAPP:
-                        await self.inbox.replied(inbound.id, replies)
-                await self._deliver(inbound, replies)
-                await self.inbox.answered(inbound.id, replies)
-                return replies
+                return await self._answer_leased(inbound)
         finally:
             self.in_flight.discard(inbound.id)
+
+    async def _answer_leased(self, inbound: Inbound) -> list[dict[str, Any]] | None:
+        """Answer under a lease, so that another gateway replica never answers the same message too."""
+        if not await self.inbox.claim(inbound.id, self.owner, self.lease_seconds):
+            return await self._answered_elsewhere(inbound)
+        try:
+            return await self._answer_claimed(inbound)
+        finally:
+            await self.inbox.release(inbound.id, self.owner)
+
+    async def _answered_elsewhere(self, inbound: Inbound) -> list[dict[str, Any]] | None:
+        """Another replica holds the message: wait (bounded) for its answer."""
+        deadline = time.monotonic() + self.lease_seconds
+        while time.monotonic() < deadline:
+            current = await self.inbox.get(inbound.id)
+            if current is None or current.status == "answered":
+                return [] if current is None else current.replies or []
+            if not current.leased:
+                return None  # the other replica gave up (engine down): it stays pending for a retry
+            await asyncio.sleep(0.05)
+        return None
+
+    async def _answer_claimed(self, inbound: Inbound) -> list[dict[str, Any]] | None:
+        """The message is ours: answer it (or return its stored answer)."""
+        current = await self.inbox.get(inbound.id)
+        if current is not None and current.status == "answered":
+            return current.replies or []
+        if self.handoffs is not None and await self.handoffs.intercept(inbound):
+            # A person handles this conversation: the assistant stays silent.
+            await self.inbox.answered(inbound.id, [])
+            return []
+        # Replies kept on a pending message: the engine answered and only the delivery failed.
+        replies = None if current is None else current.replies
+        if replies is None:
+            replies = await self._replies(inbound)
+            if replies is None:
+                if await self.inbox.attempted(inbound.id) == 1 and inbound.channel == WHATSAPP:
+                    await self._deliver(inbound, [{"text": APOLOGY}])
+                return None
+            if self.handoffs is not None:
+                replies, reason = handoff_request(replies)
+                if reason is not None:
+                    replies = [*replies, *await self.handoffs.start(inbound, reason, replies)]
+            if inbound.channel == WHATSAPP:
+                await self.inbox.replied(inbound.id, replies)
+        await self._deliver(inbound, replies)
+        await self.inbox.answered(inbound.id, replies)
+        return replies
 
     async def _replies(self, inbound: Inbound) -> list[dict[str, Any]] | None:
         """The bot's messages for a stored message, or None when the engine is unavailable."""

@@ -15,7 +15,7 @@ PY3 ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 export PYTHONWARNINGS := ignore::UserWarning
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help run test lint unit validate model nlu-eval stories e2e envs seed clean browser bench bench-quick
+.PHONY: run-scaled help run test lint unit validate model nlu-eval stories e2e envs seed clean browser bench bench-quick
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,18 @@ model: envs ## train the model unless one for the current inputs exists
 
 run: envs seed model ## set everything up and start the assistant (Ctrl-C stops it)
 	DEV_MODE=$${DEV_MODE:-true} $(PY) -m bot.serve
+
+# Scale-out on this machine: PostgreSQL for the store and the tracker store, Redis lock store, two
+# engine workers and two gateway replicas (ports 8000 and 8001), sharing state only through them.
+SCALED_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+SCALED_TRACKER_STORE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+SCALED_LOCK_STORE_URL ?= redis://127.0.0.1:6379/0
+SCALED = DATABASE_URL=$(SCALED_DATABASE_URL) TRACKER_STORE_URL=$(SCALED_TRACKER_STORE_URL) \
+	LOCK_STORE_URL=$(SCALED_LOCK_STORE_URL) REDIS_URL=$(SCALED_LOCK_STORE_URL) ENGINE_WORKERS=2 GATEWAY_REPLICAS=2
+
+run-scaled: envs model ## the scale-out topology against the local PostgreSQL and Redis
+	$(SCALED) $(APP)/bin/bot seed
+	$(SCALED) DEV_MODE=$${DEV_MODE:-true} $(PY) -m bot.serve
 
 lint: envs ## ruff and mypy
 	$(APP)/bin/ruff check bot actions tests

@@ -71,10 +71,15 @@ def services(settings: Settings, model: Path, root: Path = PROJECT_ROOT) -> list
             ready_url=f"{settings.engine_url}/status?token={settings.engine_token}",
             env={"SANIC_WORKERS": str(settings.engine_workers)},
         ),
-        Service(
-            name="gateway",
-            command=[sys.executable, "-m", "bot.gateway"],
-            ready_url=f"http://127.0.0.1:{settings.gateway_port}/",
+        *(
+            Service(
+                name="gateway" if settings.gateway_replicas == 1 else f"gateway {index + 1}",
+                command=[sys.executable, "-m", "bot.gateway"],
+                ready_url=f"http://127.0.0.1:{settings.gateway_port + index}/",
+                # Replicas share state only through the store (and Redis); each listens on its own port.
+                env={"GATEWAY_PORT": str(settings.gateway_port + index)},
+            )
+            for index in range(settings.gateway_replicas)
         ),
     ]
 

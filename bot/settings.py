@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     # Gateway: the only public entry point.
     gateway_host: str = "0.0.0.0"
     gateway_port: int = 8000
+    # Gateway processes to start (ports gateway_port, gateway_port + 1, …), behind your load balancer.
+    gateway_replicas: int = 1
     # The URL the outside world uses to reach the gateway (Twilio signs requests against it).
     public_url: str = "http://localhost:8000"
     # Shared secret of the host application's webchat tokens (HS256) and of anonymous conversation ids.

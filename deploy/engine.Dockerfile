@@ -1,0 +1,24 @@
+# The conversation engine: Rasa Open Source 3.6.21 on Python 3.10, with the trained model baked in.
+# Build from the repository root:  docker build -f deploy/engine.Dockerfile -t asistente-engine .
+FROM python:3.10-slim AS train
+WORKDIR /app
+COPY requirements-engine.txt ./
+RUN pip install --no-cache-dir -r requirements-engine.txt
+COPY engine/engine_speedups.py engine/engine_speedups.pth /usr/local/lib/python3.10/site-packages/
+COPY config.yml domain.yml credentials.yml ./
+COPY data ./data
+RUN rasa train --out models --fixed-model-name model
+
+FROM python:3.10-slim
+WORKDIR /app
+COPY --from=train /usr/local/lib/python3.10/site-packages /usr/local/lib/python3.10/site-packages
+COPY --from=train /usr/local/bin/rasa /usr/local/bin/rasa
+COPY --from=train /app/models/model.tar.gz /app/models/model.tar.gz
+COPY credentials.yml ./
+# Endpoints (tracker store, lock store, action server) come from a mounted file: see the README.
+RUN useradd --uid 1001 --create-home rasa && chown -R rasa /app
+USER 1001
+EXPOSE 5005
+# Shell form so that ENGINE_TOKEN (from a Secret) is expanded at start-up.
+CMD rasa run --model /app/models/model.tar.gz --enable-api --auth-token "$ENGINE_TOKEN" \
+    --endpoints /app/config/endpoints.yml --credentials /app/credentials.yml --port 5005

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +21,7 @@ from bot.handoff.queue import now
 AGENT = "agent"
 HEARTBEAT_SECONDS = 15.0
 NOT_AGENT = "Necesitas iniciar sesión con un perfil de agente."
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _token(request: web.Request) -> str | None:
@@ -31,25 +33,40 @@ def _token(request: web.Request) -> str | None:
     return request.query.get("access_token") or None
 
 
+class _Refused(Exception):
+    """Ends a request with this JSON error (an HTTPException's body would be replaced by the gateway's
+    generic one in the json_errors middleware)."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def _refusable(handler: Handler) -> Handler:
+    """The handler, answering a refusal with its own JSON error."""
+
+    @functools.wraps(handler)
+    async def run(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except _Refused as refused:
+            return refused.response
+
+    return run
+
+
 async def _agent(request: web.Request) -> WebUser:
     """The verified agent making the request; 401/403 JSON otherwise."""
     token = _token(request)
     if token is None:
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"error": "not_signed_in", "message": NOT_AGENT}), content_type="application/json"
-        )
+        raise _Refused(error(401, "not_signed_in", NOT_AGENT))
     try:
         user = tokens.verify(token, request.app[SETTINGS])
     except TokenError as failure:
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"error": failure.code, "message": failure.message}),
-            content_type="application/json",
-        ) from failure
+        raise _Refused(error(401, failure.code, failure.message)) from failure
     stored = await request.app[CONVERSATIONS].inbox.user(user.user_id)
     if stored is None or stored.profile != AGENT or user.profile != AGENT:
-        raise web.HTTPForbidden(
-            text=json.dumps({"error": "not_an_agent", "message": NOT_AGENT}), content_type="application/json"
-        )
+        raise _Refused(error(403, "not_an_agent", NOT_AGENT))
     return WebUser(stored.id, stored.account_id, stored.profile, stored.name)
 
 
@@ -123,7 +140,12 @@ async def resolve(request: web.Request) -> web.Response:
     """POST /api/agent/handoffs/{id}/resolve: back to the assistant."""
     agent = await _agent(request)
     handoffs = request.app[HANDOFFS]
-    handoff = await handoffs.resolve(_handoff_id(request), agent.user_id)
+    handoff = await handoffs.queue.get(_handoff_id(request))
+    if handoff is not None:
+        # The customer's messages wait (as while the assistant answers one): between the hand-off closing
+        # and the engine resuming, a message would reach a paused engine and never be answered.
+        async with request.app[CONVERSATIONS].locks.hold(handoff.sender_id):
+            handoff = await handoffs.resolve(handoff.id, agent.user_id)
     if handoff is None:
         return error(409, "not_assigned", "Esta conversación no está asignada a ti.")
     return web.json_response({"handoff": handoff.as_json(now(), handoffs.stale_after, {})})
@@ -197,10 +219,10 @@ async def customer_events(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     """Routes of the agent console and of the live event streams."""
     app.router.add_get("/agent", page)
-    app.router.add_get("/api/agent/queue", queue)
-    app.router.add_get("/api/agent/handoffs/{handoff_id}", detail)
-    app.router.add_post("/api/agent/handoffs/{handoff_id}/take", take)
-    app.router.add_post("/api/agent/handoffs/{handoff_id}/reply", reply)
-    app.router.add_post("/api/agent/handoffs/{handoff_id}/resolve", resolve)
-    app.router.add_get("/api/agent/events", agent_events)
+    app.router.add_get("/api/agent/queue", _refusable(queue))
+    app.router.add_get("/api/agent/handoffs/{handoff_id}", _refusable(detail))
+    app.router.add_post("/api/agent/handoffs/{handoff_id}/take", _refusable(take))
+    app.router.add_post("/api/agent/handoffs/{handoff_id}/reply", _refusable(reply))
+    app.router.add_post("/api/agent/handoffs/{handoff_id}/resolve", _refusable(resolve))
+    app.router.add_get("/api/agent/events", _refusable(agent_events))
     app.router.add_get("/api/chat/events", customer_events)

@@ -26,7 +26,7 @@ class EngineClient:
 
     async def add_event(self, sender: str, event: str) -> None:
         """Append a tracker event through the engine's HTTP API (`pause` / `resume` for hand-offs)."""
-        url = f"{self._base}/conversations/{quote(sender, safe='')}/tracker/events"
+        url = f"{self._base}/conversations/{quote(sender, safe=':+')}/tracker/events"
         try:
             async with self._session.post(
                 url, params={"token": self._token}, json={"event": event}, timeout=self._timeout

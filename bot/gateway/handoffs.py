@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
@@ -60,6 +61,9 @@ class Handoffs:
         self.send = send
         self.stale_after = stale_after
         self._positions: dict[int, int] = {}
+        # Positions are computed and announced one update at a time: a hand-off opening meanwhile must not
+        # be told its place by someone else's update as well as by its own reply.
+        self._queue_lock = asyncio.Lock()
 
     async def intercept(self, inbound: Inbound) -> bool:
         """Route a customer's message to the agent when their conversation is handed off."""
@@ -76,16 +80,17 @@ class Handoffs:
         """Queue the conversation, pause the engine, and tell the user their place in the queue."""
         transcript = await self._transcript(inbound, replies)
         user_id = (inbound.meta.get("identity") or {}).get("user_id")
-        handoff, _ = await self.queue.open(
-            inbound.sender_id, inbound.channel, inbound.reply_to, user_id, reason, transcript
-        )
+        async with self._queue_lock:
+            handoff, _ = await self.queue.open(
+                inbound.sender_id, inbound.channel, inbound.reply_to, user_id, reason, transcript
+            )
+            position = await self._position(handoff.id)
+            self._positions[handoff.id] = position
         try:
             await self.engine.add_event(inbound.sender_id, "pause")
         except EngineUnavailable as error:
             # The gateway routes around the engine anyway; resuming later re-enables it.
             log.warning("could not pause conversation of hand-off %s: %s", handoff.id, error)
-        position = await self._position(handoff.id)
-        self._positions[handoff.id] = position
         await self.publish_queue()
         return [
             {"text": position_text(position)},
@@ -122,18 +127,19 @@ class Handoffs:
 
     async def publish_queue(self) -> None:
         """Push the queue to every console, and tell customers whose position changed."""
-        items = await self.queue_json()
-        self.broker.publish(AGENTS, "queue", {"handoffs": items})
-        for item in items:
-            position = item["position"]
-            if position is None or self._positions.get(item["id"]) == position:
-                continue
-            self._positions[item["id"]] = position
-            handoff = await self.queue.get(item["id"])
-            if handoff is not None:
-                await self.to_customer(
-                    handoff, "system", position_text(position), {"status": "queued", "position": position}
-                )
+        async with self._queue_lock:
+            items = await self.queue_json()
+            self.broker.publish(AGENTS, "queue", {"handoffs": items})
+            for item in items:
+                position = item["position"]
+                if position is None or self._positions.get(item["id"]) == position:
+                    continue
+                self._positions[item["id"]] = position
+                handoff = await self.queue.get(item["id"])
+                if handoff is not None:
+                    await self.to_customer(
+                        handoff, "system", position_text(position), {"status": "queued", "position": position}
+                    )
 
     async def to_customer(
         self, handoff: HandoffView, role: str, text: str, status: dict[str, Any] | None = None

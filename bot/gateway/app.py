@@ -25,6 +25,7 @@ from bot.gateway.twilio_out import RedirectingHttpClient, twilio_sender
 from bot.handoff.events import Broker
 from bot.handoff.queue import HandoffQueue
 from bot.settings import Settings, get_settings
+from bot.store import migrate
 from bot.store.catalogue_cache import CatalogueCache
 from bot.store.db import make_engine, make_sessionmaker
 
@@ -56,6 +57,7 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     """Open the store, the engine client, Twilio and the retry loop; close them on shutdown."""
     settings = app[SETTINGS]
     store = make_engine(settings.database_url)
+    migrate.require_current(store)
     sessions = make_sessionmaker(store)
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
     twilio_http: RedirectingHttpClient | None = None

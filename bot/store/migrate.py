@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -26,6 +27,27 @@ def current_revision(engine: Engine) -> str | None:
     """The store's schema revision, or None for a store never migrated."""
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str:
+    """The newest schema revision this code expects."""
+    head = ScriptDirectory.from_config(alembic_config_for_scripts()).get_current_head()
+    assert head is not None
+    return head
+
+
+def alembic_config_for_scripts() -> Config:
+    """An Alembic configuration that only locates the migration scripts."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse to serve from a store whose schema is not the one this code expects."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise RuntimeError(f"the store's schema is at {current}, not {head}: run `bot create` to migrate it")
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

@@ -46,7 +46,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         else:
             body = {"error": failure.reason.lower().replace(" ", "_"), "message": "Solicitud no válida."}
         return web.json_response(body, status=failure.status)
-    except (UnicodeDecodeError, json.JSONDecodeError, ValueError, web.RequestPayloadError):
+        # A body that cannot be read as sent (invalid UTF-8, an undecodable encoding): the client's fault.
         # A body that cannot be read as sent (invalid UTF-8, an undecodable Content-Encoding): the client's fault.
         return web.json_response(
             {"error": "malformed_request", "message": "La solicitud no es válida."}, status=400

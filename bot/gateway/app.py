@@ -46,8 +46,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         else:
             body = {"error": failure.reason.lower().replace(" ", "_"), "message": "Solicitud no válida."}
         return web.json_response(body, status=failure.status)
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError, web.RequestPayloadError):
         # A body that cannot be read as sent (invalid UTF-8, an undecodable encoding): the client's fault.
-        # A body that cannot be read as sent (invalid UTF-8, an undecodable Content-Encoding): the client's fault.
         return web.json_response(
             {"error": "malformed_request", "message": "La solicitud no es válida."}, status=400
         )
@@ -73,7 +73,13 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     else:
         log.warning("WhatsApp disabled: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM")
     inbox = Inbox(sessions)
-    engine = EngineClient(http, settings.engine_url, settings.engine_timeout_seconds, settings.engine_token)
+    engine = EngineClient(
+        http,
+        settings.engine_url,
+        settings.engine_timeout_seconds,
+        settings.engine_token,
+        actions_url=settings.action_server_url,
+    )
     conversations = Conversations(
         settings, inbox, engine, CatalogueCache(sessions, settings.catalogue_cache_seconds), send
     )

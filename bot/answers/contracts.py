@@ -96,16 +96,20 @@ def contract_status(catalogue: Catalogue, question: Question) -> Reply:
     return Reply((Message(text, contract_buttons(view, "ask_contract_status")),), context)
 
 
-def financial_info(catalogue: Catalogue, question: Question) -> Reply:
-    """Payments made, pending payments, recent history and next amount due of one contract."""
+def _one_contract(catalogue: Catalogue, question: Question) -> ContractView | Reply:
+    """The one contract a question needs, or the reply that stands instead (refusal, not found, choose)."""
     view = question.account
     if view is None:
         return refusal(catalogue, question)
     chosen = chosen_contract(question, view)
+    return select_contract(question) if chosen is None else chosen
+
+
+def financial_info(catalogue: Catalogue, question: Question) -> Reply:
+    """Payments made, pending payments, recent history and next amount due of one contract."""
+    chosen = _one_contract(catalogue, question)
     if isinstance(chosen, Reply):
         return chosen
-    if chosen is None:
-        return select_contract(question)
     return single(_financial(catalogue, chosen, question.today), context=Context(topic="ask_financial_info"))
 
 
@@ -138,18 +142,15 @@ def _financial(catalogue: Catalogue, contract: ContractView, today: date) -> str
 
 def invoices(catalogue: Catalogue, question: Question) -> Reply:
     """Latest invoices of a contract, where to download them, and when invoice payment becomes possible."""
-    view = question.account
-    if view is None:
+    if question.account is None:
         general = invoice_rules(catalogue, question)
         if question.denial is None:
             return general
         note = refusal(catalogue, question).messages[0].text
         return Reply((*general.messages, Message(note)), general.context)
-    chosen = chosen_contract(question, view)
+    chosen = _one_contract(catalogue, question)
     if isinstance(chosen, Reply):
         return chosen
-    if chosen is None:
-        return select_contract(question)
     return single(_invoices(catalogue, chosen, question), context=Context(topic="ask_invoice"))
 
 

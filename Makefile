@@ -60,9 +60,9 @@ run-scaled: envs model ## the scale-out topology against the local PostgreSQL an
 	$(SCALED) DEV_MODE=$${DEV_MODE:-true} $(PY) -m bot.serve
 
 lint: envs ## ruff and mypy
-	$(APP)/bin/ruff check bot actions tests
-	$(APP)/bin/ruff format --check bot actions tests
-	$(APP)/bin/mypy bot actions
+	$(APP)/bin/ruff check bot actions tests bench
+	$(APP)/bin/ruff format --check bot actions tests bench
+	$(APP)/bin/mypy bot actions bench
 	$(APP)/bin/bot nlu-check
 
 unit: envs ## unit tests (no engine needed)

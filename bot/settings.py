@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     lock_store_url: str | None = None
     # Sanic workers of the engine (more than one needs the Redis lock store).
     engine_workers: int = 1
+    # The action server the gateway checks when the engine answers nothing (a custom action could not
+    # run): while it is down the message is kept and retried. `bot serve` sets it for its gateways; in
+    # Kubernetes set it to the action server's Service (e.g. http://asistente-actions:5055).
+    action_server_url: str | None = None
     # Seconds the action server keeps the catalogue in memory before re-checking the store's version.
     catalogue_cache_seconds: float = 30.0
 
@@ -48,6 +52,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     rate_limit_per_second: float = 1.0
     rate_limit_burst: int = 8
+    # Messages one gateway has at the engine at once (the rest wait, stored and in order).
+    engine_concurrency: int = 16
     # How long the gateway waits for the engine before apologising (Twilio allows 15 s per webhook).
     engine_timeout_seconds: float = 10.0
     # Seconds between attempts to answer messages stored while the engine was down.

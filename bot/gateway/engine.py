@@ -16,13 +16,31 @@ class EngineClient:
     """Sends a user message with its verified metadata and returns the bot's messages."""
 
     def __init__(
-        self, session: aiohttp.ClientSession, base_url: str, timeout: float, token: str = ""
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        timeout: float,
+        token: str = "",
+        actions_url: str | None = None,
     ) -> None:
         self._session = session
         self._base = base_url.rstrip("/")
         self._url = f"{self._base}/webhooks/rest/webhook"
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._token = token
+        self._actions_health = f"{actions_url.rstrip('/')}/health" if actions_url else None
+
+    async def actions_available(self) -> bool:
+        """Whether the action server answers its health check (True when there is none to check)."""
+        if self._actions_health is None:
+            return True
+        try:
+            async with self._session.get(
+                self._actions_health, timeout=aiohttp.ClientTimeout(total=2)
+            ) as response:
+                return response.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
 
     async def add_event(self, sender: str, event: str) -> None:
         """Append a tracker event through the engine's HTTP API (`pause` / `resume` for hand-offs)."""

@@ -101,6 +101,7 @@ class Conversations:
         self.in_flight: set[int] = set()
         self.background: set[asyncio.Task[None]] = set()
         self._limited_at: dict[str, float] = {}
+        self.engine_slots = asyncio.Semaphore(settings.engine_concurrency)
         # Set by the application when hand-off routing is on.
         self.handoffs: Handoffs | None = None
         # This replica's name on message leases, and how long a lease lasts (the engine's timeout and some).
@@ -260,7 +261,13 @@ class Conversations:
             text = chosen_option(text, await self.inbox.options(inbound.sender_id)) or text
         metadata = {k: v for k, v in inbound.meta.items() if k == "identity"}
         try:
-            replies = await self.engine.send(inbound.sender_id, text, metadata)
+            # Bounded: under overload messages wait here (stored, in order) instead of piling onto the
+            # engine, where they would time out and be worked on after the gateway gave up on them.
+            async with self.engine_slots:
+                replies = await self.engine.send(inbound.sender_id, text, metadata)
+            if not replies and not await self.engine.actions_available():
+                # Rasa answers nothing when it cannot reach the action server: keep the message for later.
+                raise EngineUnavailable("the action server is not answering")
         except EngineUnavailable as error:
             log.warning("engine unavailable for message %s: %s", inbound.id, error)
             return None

@@ -83,9 +83,12 @@ async def queue(request: web.Request) -> web.Response:
 
 def _handoff_id(request: web.Request) -> int:
     try:
-        return int(request.match_info["handoff_id"])
+        handoff_id = int(request.match_info["handoff_id"])
     except ValueError as failure:
         raise web.HTTPNotFound() from failure
+    if not 0 < handoff_id < 2**63:  # no such row, and the database refuses integers past 64 bits
+        raise web.HTTPNotFound()
+    return handoff_id
 
 
 async def detail(request: web.Request) -> web.Response:

@@ -56,8 +56,8 @@ def verify(token: str, settings: Settings) -> WebUser:
         ) from error
     try:
         return WebUser(
-            user_id=int(claims["sub"]),
-            account_id=_strict_int(claims["account_id"]),
+            user_id=_database_id(int(claims["sub"])),
+            account_id=_database_id(_strict_int(claims["account_id"])),
             profile=str(claims["profile"]),
             name=claims.get("name"),
         )
@@ -65,6 +65,13 @@ def verify(token: str, settings: Settings) -> WebUser:
         raise TokenError(
             "token_invalid", "No pudimos verificar tu sesión. Vuelve a iniciar sesión."
         ) from error
+
+
+def _database_id(value: int) -> int:
+    """An id a database row can have (a 64-bit integer: larger ones make the store raise, not miss)."""
+    if not -(2**63) <= value < 2**63:
+        raise ValueError("id out of range")
+    return value
 
 
 def _strict_int(value: Any) -> int:

@@ -6,6 +6,7 @@ import logging
 import re
 
 from aiohttp import web
+from aiohttp.http import HttpProcessingError
 from twilio.request_validator import RequestValidator
 
 from bot.gateway.keys import CONVERSATIONS, SETTINGS
@@ -25,7 +26,10 @@ _SID = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
 async def _signed_form(request: web.Request) -> dict[str, str]:
     """The form fields, if X-Twilio-Signature matches them for our configured public URL; 403 otherwise."""
     settings = request.app[SETTINGS]
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (LookupError, HttpProcessingError) as failure:  # an unknown charset, a malformed multipart body
+        raise web.HTTPBadRequest(text="unreadable form") from failure
     fields = {key: str(value) for key, value in form.items() if isinstance(value, str)}
     # Behind a proxy the request's own URL is not what Twilio signed: always use the configured one.
     url = settings.public_url.rstrip("/") + request.path_qs

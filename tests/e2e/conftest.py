@@ -2,7 +2,7 @@
 
 The gateway runs as in development, with WhatsApp enabled against a fake Twilio REST API started
 first (tests/e2e/fake_twilio.py), and a fresh store seeded for this session, so a run neither
-depends on nor changes the developer's store (the engine's tracker store stays var/tracker.db).
+depends on nor changes the developer's stores: the store and the engine's tracker store are new files.
 """
 
 from __future__ import annotations
@@ -72,6 +72,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
             "PUBLIC_URL": PUBLIC_URL,
             "GATEWAY_HOST": "127.0.0.1",
             "DATABASE_URL": f"sqlite:///{store}",
+            # A fresh tracker store too: no conversation (or hand-off pause) leaks from an earlier run.
+            "TRACKER_STORE_URL": f"sqlite:///{store.with_name('tracker.db')}",
             "TWILIO_ACCOUNT_SID": account_sid,
             "TWILIO_AUTH_TOKEN": auth_token,
             "TWILIO_WHATSAPP_FROM": WHATSAPP_FROM,

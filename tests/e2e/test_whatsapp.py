@@ -216,7 +216,7 @@ def test_card_numbers_never_leave_the_gateway(whatsapp: WhatsApp, stack: E2EStac
     database = stack.settings.database_url.removeprefix("sqlite:///")
     places = [
         Path(database),
-        PROJECT_ROOT / "var" / "tracker.db",
+        Path(stack.settings.tracker_store_url.removeprefix("sqlite:///")),
         *(PROJECT_ROOT / "var/log/e2e").glob("*.log"),
     ]
     for place in places:

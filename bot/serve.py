@@ -77,7 +77,11 @@ def services(settings: Settings, model: Path, root: Path = PROJECT_ROOT) -> list
                 command=[sys.executable, "-m", "bot.gateway"],
                 ready_url=f"http://127.0.0.1:{settings.gateway_port + index}/",
                 # Replicas share state only through the store (and Redis); each listens on its own port.
-                env={"GATEWAY_PORT": str(settings.gateway_port + index)},
+                env={
+                    "GATEWAY_PORT": str(settings.gateway_port + index),
+                    "ACTION_SERVER_URL": settings.action_server_url
+                    or f"http://127.0.0.1:{settings.action_server_port}",
+                },
             )
             for index in range(settings.gateway_replicas)
         ),

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import aiohttp
+import sqlalchemy.exc
 from aiohttp import web
 
 from bot.gateway import agent, webchat, whatsapp
@@ -51,6 +52,24 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return web.json_response(
             {"error": "malformed_request", "message": "La solicitud no es válida."}, status=400
         )
+
+
+# The store unreachable (network, restart, failover) or its pool exhausted: a moment's outage, not a bug.
+STORE_DOWN = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError)
+
+
+@web.middleware
+async def store_unavailable(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """While the store is unreachable: 503 with a Spanish message (Twilio and the page retry), never a 500."""
+    try:
+        return await handler(request)
+    except STORE_DOWN as failure:
+        log.warning("store unavailable on %s: %s", request.path, type(failure).__name__)
+        body = {
+            "error": "store_unavailable",
+            "message": "El asistente no está disponible en este momento. Inténtalo en unos segundos.",
+        }
+        return web.json_response(body, status=503, headers={"Retry-After": "5"})
 
 
 async def resources(app: web.Application) -> AsyncIterator[None]:
@@ -111,7 +130,9 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> web.Application:
     """The gateway application (factory used by `python -m bot.gateway` and by the tests)."""
     settings = settings or get_settings()
-    app = web.Application(middlewares=[json_errors], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[json_errors, store_unavailable], client_max_size=settings.max_body_bytes
+    )
     app[SETTINGS] = settings
     app.cleanup_ctx.append(resources)
     webchat.add_routes(app)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+
+# Seconds after the action server was last seen down during which an empty answer still counts as its
+# failure (the message is kept and retried) rather than as the assistant having nothing to say.
+ACTIONS_SETTLE_SECONDS = 10.0
 
 
 class EngineUnavailable(Exception):
@@ -29,18 +34,25 @@ class EngineClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._token = token
         self._actions_health = f"{actions_url.rstrip('/')}/health" if actions_url else None
+        self._actions_down_at = float("-inf")
 
     async def actions_available(self) -> bool:
-        """Whether the action server answers its health check (True when there is none to check)."""
+        """Whether the action server answers its health check and was not seen down in the last seconds
+        (an empty answer just after it came back may come from a call that failed while it was down).
+        True when there is none to check."""
         if self._actions_health is None:
             return True
         try:
             async with self._session.get(
                 self._actions_health, timeout=aiohttp.ClientTimeout(total=2)
             ) as response:
-                return response.status == 200
+                up = response.status == 200
         except (aiohttp.ClientError, TimeoutError):
-            return False
+            up = False
+        now = time.monotonic()
+        if not up:
+            self._actions_down_at = now
+        return up and now - self._actions_down_at > ACTIONS_SETTLE_SECONDS
 
     async def add_event(self, sender: str, event: str) -> None:
         """Append a tracker event through the engine's HTTP API (`pause` / `resume` for hand-offs)."""

@@ -21,10 +21,14 @@ class RedirectingHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
         self.base_url = base_url.rstrip("/") if base_url else None
 
     async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
-        """Send the SDK's request, to the configured base when there is one."""
+        """Send the SDK's request, to the configured base when there is one, within the timeout."""
         if self.base_url:
             parts = urlsplit(url)
             url = f"{self.base_url}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+        # The SDK's async client ignores its own timeout (aiohttp then waits forever on a hung API, holding
+        # the recipient's queue and the outbox's slot): give it to every request.
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
         return await super().request(method, url, *args, **kwargs)
 
 

@@ -15,7 +15,7 @@ PY3 ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 export PYTHONWARNINGS := ignore::UserWarning
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run-scaled help run test lint unit validate model nlu-eval stories e2e envs seed clean browser bench bench-quick
+.PHONY: soak run-scaled help run test lint unit validate model nlu-eval stories e2e envs seed clean browser bench bench-quick
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,9 +60,9 @@ run-scaled: envs model ## the scale-out topology against the local PostgreSQL an
 	$(SCALED) DEV_MODE=$${DEV_MODE:-true} $(PY) -m bot.serve
 
 lint: envs ## ruff and mypy
-	$(APP)/bin/ruff check bot actions tests bench
-	$(APP)/bin/ruff format --check bot actions tests bench
-	$(APP)/bin/mypy bot actions bench
+	$(APP)/bin/ruff check bot actions tests bench soak
+	$(APP)/bin/ruff format --check bot actions tests bench soak
+	$(APP)/bin/mypy bot actions bench soak
 	$(APP)/bin/bot nlu-check
 
 unit: envs ## unit tests (no engine needed)
@@ -93,6 +93,9 @@ clean: ## remove environments, models, results and the store
 
 bench: model ## benchmark: our stack vs a stock rasa init bot, closed and open loop (ARGS=--quick for a short run)
 	$(PY) -m bench $(ARGS)
+
+soak: model ## 40 msg/s for 10 min over both channels, then received/answered/delivered counts (ARGS=--faults, --scaled)
+	$(PY) -m soak $(ARGS)
 
 bench-quick: model ## the benchmark's quick mode at 20 msg/s open loop (a few seconds per step; what `make test` runs)
 	$(PY) -m bench --quick --rates 20

@@ -35,7 +35,6 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from email.utils import formatdate
 from typing import Any, Protocol
 
 import aiohttp
@@ -44,9 +43,16 @@ from twilio.request_validator import RequestValidator
 
 from bot.gateway.render import for_text_channel
 from bot.gateway.service import APOLOGY
+from tests.twilio_api import (
+    API_VERSION,
+    MESSAGES_PATH,
+    created_response,
+    error_response,
+    message_json,
+    new_sid,
+)
 
 WEBHOOK_PATH = "/webhooks/twilio/whatsapp"
-TWILIO_API_VERSION = "2010-04-01"
 Messages = list[dict[str, Any]]
 
 
@@ -331,7 +337,7 @@ class WhatsAppChannel:
             "MessageSid": sid,
             "AccountSid": self.twilio.account_sid,
             "From": number,
-            "ApiVersion": TWILIO_API_VERSION,
+            "ApiVersion": API_VERSION,
         }
 
     async def ask(self, conversation: Conversation, text: str) -> Reply:
@@ -339,7 +345,7 @@ class WhatsAppChannel:
         waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         conversation.waiter = waiter
         conversation.expected_total += parts
-        params = self._params(conversation.sender, text, "SM" + uuid.uuid4().hex)
+        params = self._params(conversation.sender, text, new_sid())
         signature = str(self.validator.compute_signature(self.signed_url, params))
         headers = {"X-Twilio-Signature": signature}
         deadline = time.perf_counter() + self.spec.timeout
@@ -371,7 +377,7 @@ class WhatsAppChannel:
         """POST /2010-04-01/Accounts/{sid}/Messages.json: record the part, wake its sender."""
         arrived = time.perf_counter()
         if request.headers.get("Authorization") != self.authorization:
-            return web.json_response({"code": 20003, "message": "Authenticate", "status": 401}, status=401)
+            return error_response(401, 20003, "Authenticate")
         form = await request.post()
         to, body = str(form.get("To", "")), str(form.get("Body", ""))
         conversation = self.numbers.get(to)
@@ -392,33 +398,8 @@ class WhatsAppChannel:
                 and len(conversation.received) >= (conversation.expected_total)
             ):
                 waiter.set_result(arrived)
-        sid = "SM" + uuid.uuid4().hex
-        now = formatdate(usegmt=True)
-        account = request.match_info["sid"]
-        uri = f"/{TWILIO_API_VERSION}/Accounts/{account}/Messages/{sid}.json"
-        payload = {
-            "account_sid": account,
-            "api_version": TWILIO_API_VERSION,
-            "body": body,
-            "date_created": now,
-            "date_sent": None,
-            "date_updated": now,
-            "direction": "outbound-api",
-            "error_code": None,
-            "error_message": None,
-            "from": str(form.get("From", "")),
-            "messaging_service_sid": None,
-            "num_media": "0",
-            "num_segments": "1",
-            "price": None,
-            "price_unit": "USD",
-            "sid": sid,
-            "status": "queued",
-            "subresource_uris": {"media": uri.removesuffix(".json") + "/Media.json"},
-            "to": to,
-            "uri": uri,
-        }
-        return web.json_response(payload, status=201)
+        message = message_json(request.match_info["sid"], new_sid(), to, str(form.get("From", "")), body)
+        return created_response(message)
 
     def finish(self, stats: Stats) -> None:
         """After the grace period: parts beyond what was expected are duplicates; timed-out answers that
@@ -436,7 +417,7 @@ async def fake_twilio(channel: WhatsAppChannel) -> Any:
     """Serve the fake Twilio API on loopback for the duration of the block."""
     assert channel.twilio is not None
     app = web.Application()
-    app.router.add_post(f"/{TWILIO_API_VERSION}/Accounts/{{sid}}/Messages.json", channel.create_message)
+    app.router.add_post(MESSAGES_PATH, channel.create_message)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", channel.twilio.port)

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     # (in memory by default; redis://host:6379/0 when several engine workers share conversations).
     tracker_store_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"
     lock_store_url: str | None = None
+    # Redis shared by the gateway replicas for live updates (agent console, webchat during a hand-off),
+    # e.g. redis://127.0.0.1:6379/0. Unset: updates stay within each gateway process (one replica).
+    events_url: str | None = None
+    # The Redis channel carrying them (publish/subscribe channels ignore the database number: give each
+    # deployment sharing a Redis server its own).
+    events_channel: str = "asistente:events"
     # Sanic workers of the engine (more than one needs the Redis lock store).
     engine_workers: int = 1
     # The action server the gateway checks when the engine answers nothing (a custom action could not

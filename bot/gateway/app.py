@@ -22,9 +22,10 @@ from bot.gateway.keys import CONVERSATIONS, HANDOFFS, SETTINGS
 from bot.gateway.outbound import Send
 from bot.gateway.outbox import Outbox
 from bot.gateway.service import Conversations
-from bot.gateway.twilio_out import RedirectingHttpClient, twilio_sender
+from bot.gateway.twilio_out import RedirectingHttpClient, TwilioProvider
 from bot.handoff.events import Broker
 from bot.handoff.queue import HandoffQueue
+from bot.handoff.redis_events import RedisBroker
 from bot.settings import Settings, get_settings
 from bot.store import migrate
 from bot.store.catalogue_cache import CatalogueCache
@@ -86,7 +87,7 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
         twilio_http = RedirectingHttpClient(settings.twilio_api_base)
         # Texts are stored first and delivered by the outbox, so a Twilio outage loses nothing.
         outbox = Outbox(
-            sessions, twilio_sender(settings, twilio_http), f"{socket.gethostname()}:{os.getpid()}"
+            sessions, TwilioProvider(settings, twilio_http), f"{socket.gethostname()}:{os.getpid()}"
         )
         send = outbox.send
     else:
@@ -102,11 +103,18 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     conversations = Conversations(
         settings, inbox, engine, CatalogueCache(sessions, settings.catalogue_cache_seconds), send
     )
+    broker = (
+        Broker() if settings.events_url is None else RedisBroker(settings.events_url, settings.events_channel)
+    )
+    if isinstance(broker, RedisBroker):
+        await broker.start()
+        if not broker.listening:
+            log.warning("live events: Redis at EVENTS_URL is not answering yet; retrying in the background")
     handoffs = Handoffs(
         HandoffQueue(sessions),
         inbox,
         engine,
-        Broker(),
+        broker,
         send,
         timedelta(seconds=settings.agent_timeout_seconds),
     )
@@ -122,6 +130,8 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
         worker.cancel()
     await conversations.drain()
     await http.close()
+    if isinstance(broker, RedisBroker):
+        await broker.close()
     if twilio_http is not None:
         await twilio_http.close()
     store.dispose()

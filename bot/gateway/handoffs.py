@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
@@ -60,10 +59,6 @@ class Handoffs:
         self.broker = broker
         self.send = send
         self.stale_after = stale_after
-        self._positions: dict[int, int] = {}
-        # Positions are computed and announced one update at a time: a hand-off opening meanwhile must not
-        # be told its place by someone else's update as well as by its own reply.
-        self._queue_lock = asyncio.Lock()
 
     async def intercept(self, inbound: Inbound) -> bool:
         """Route a customer's message to the agent when their conversation is handed off."""
@@ -80,12 +75,14 @@ class Handoffs:
         """Queue the conversation, pause the engine, and tell the user their place in the queue."""
         transcript = await self._transcript(inbound, replies)
         user_id = (inbound.meta.get("identity") or {}).get("user_id")
-        async with self._queue_lock:
-            handoff, _ = await self.queue.open(
-                inbound.sender_id, inbound.channel, inbound.reply_to, user_id, reason, transcript
-            )
+        handoff, created = await self.queue.open(
+            inbound.sender_id, inbound.channel, inbound.reply_to, user_id, reason, transcript
+        )
+        # A new hand-off's position is recorded as announced with it, so no replica's queue update tells
+        # the customer a second time.
+        position = handoff.announced_position if created else None
+        if position is None:
             position = await self._position(handoff.id)
-            self._positions[handoff.id] = position
         try:
             await self.engine.add_event(inbound.sender_id, "pause")
         except EngineUnavailable as error:
@@ -126,20 +123,21 @@ class Handoffs:
         return items
 
     async def publish_queue(self) -> None:
-        """Push the queue to every console, and tell customers whose position changed."""
-        async with self._queue_lock:
-            items = await self.queue_json()
-            self.broker.publish(AGENTS, "queue", {"handoffs": items})
-            for item in items:
-                position = item["position"]
-                if position is None or self._positions.get(item["id"]) == position:
-                    continue
-                self._positions[item["id"]] = position
-                handoff = await self.queue.get(item["id"])
-                if handoff is not None:
-                    await self.to_customer(
-                        handoff, "system", position_text(position), {"status": "queued", "position": position}
-                    )
+        """Push the queue to every console, and tell customers whose position changed (each change once,
+        whichever replica notices it first)."""
+        items = await self.queue_json()
+        self.broker.publish(AGENTS, "queue", {"handoffs": items})
+        for item in items:
+            position = item["position"]
+            if position is None or item["announced_position"] == position:
+                continue
+            if not await self.queue.announce(item["id"], position):
+                continue
+            handoff = await self.queue.get(item["id"])
+            if handoff is not None:
+                await self.to_customer(
+                    handoff, "system", position_text(position), {"status": "queued", "position": position}
+                )
 
     async def to_customer(
         self, handoff: HandoffView, role: str, text: str, status: dict[str, Any] | None = None
@@ -162,7 +160,6 @@ class Handoffs:
         handoff = await self.queue.get(handoff_id)
         if handoff is None:
             return None
-        self._positions.pop(handoff_id, None)
         await self.to_customer(handoff, "system", TAKEN.format(agent=agent_name), {"status": "assigned"})
         await self.publish_queue()
         return handoff
@@ -183,6 +180,5 @@ class Handoffs:
         except EngineUnavailable as error:
             log.warning("could not resume conversation of hand-off %s: %s", handoff.id, error)
         await self.to_customer(handoff, "system", RESOLVED, {"status": "resolved"})
-        self._positions.pop(handoff_id, None)
         await self.publish_queue()
         return handoff

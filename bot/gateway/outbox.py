@@ -3,6 +3,10 @@
 A Twilio outage or timeout loses nothing: the row stays pending and is retried (1 s, 2 s, 4 s … up to a
 minute apart). A recipient's texts go out strictly in order: while the oldest is failing, the later
 ones wait. Each row is claimed with a lease, so two gateway replicas never send the same row.
+
+Never twice: Twilio's API takes no idempotency key, so a send whose outcome is unknown (a timeout, a crash
+or a store failure after Twilio accepted it) leaves the row marked in flight, and before the row is sent
+again the provider is asked whether it already holds that message.
 """
 
 from __future__ import annotations
@@ -17,14 +21,23 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.gateway.outbound import Send
+from bot.gateway.outbound import Provider, Refused
 from bot.store.models import OutboundMessage
 
 log = logging.getLogger("bot.gateway.outbox")
 
 
+# Clock difference allowed between us and the provider when matching an uncertain send.
+CLOCK_SKEW = timedelta(seconds=120)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite returns naive datetimes for timezone-aware columns.
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def backoff(attempts: int, ceiling: float = 60.0) -> float:
@@ -38,7 +51,7 @@ class Outbox:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        provider: Send,
+        provider: Provider,
         owner: str,
         lease_seconds: float = 30.0,
         concurrency: int = 20,
@@ -112,21 +125,48 @@ class Outbox:
         sent = 0
         async with self._limit:
             for row_id, body, due in rows:
-                if due > _now() or not await asyncio.to_thread(self._claim, row_id):
-                    break  # the oldest is not due, or another replica is on it: keep the order
+                if due > _now():
+                    break  # the oldest is not due: keep the order
+                claimed, uncertain_since = await asyncio.to_thread(self._claim, row_id)
+                if not claimed:
+                    break  # another replica is on it (or it went out meanwhile)
                 try:
-                    await self._provider(recipient, body)
+                    provider_id = await self._send_once(row_id, recipient, body, uncertain_since)
                 except Exception as error:
-                    await asyncio.to_thread(self._failed, row_id, str(error)[:255])
+                    refused = isinstance(error, Refused)
+                    with contextlib.suppress(Exception):  # if the store is down too, the lease runs out
+                        await asyncio.to_thread(self._failed, row_id, str(error)[:255], refused)
                     log.warning("outbound message %s failed (%s); will retry", row_id, type(error).__name__)
                     break
-                await asyncio.to_thread(self._sent, row_id)
+                try:
+                    await asyncio.to_thread(self._sent, row_id, provider_id)
+                except Exception:
+                    # Still marked in flight: whoever claims it after the lease asks the provider first.
+                    log.warning("outbound message %s sent but not marked; it will be checked", row_id)
+                    break
                 sent += 1
         return sent
 
-    def _claim(self, row_id: int) -> bool:
+    async def _send_once(
+        self, row_id: int, recipient: str, body: str, uncertain_since: datetime | None
+    ) -> str:
+        """Send the row, unless an earlier attempt whose outcome is unknown did reach the provider."""
+        if uncertain_since is not None:
+            known = await asyncio.to_thread(self._provider_ids, recipient)
+            found = await self._provider.find(recipient, body, uncertain_since - CLOCK_SKEW, known)
+            if found is not None:
+                log.info("outbound message %s had been accepted (%s): not sent again", row_id, found)
+                return found
+        return await self._provider.send(recipient, body)
+
+    def _claim(self, row_id: int) -> tuple[bool, datetime | None]:
+        """Lease the row and mark it in flight; return whether it was claimed and, when an earlier send
+        may have been accepted, since when."""
         moment = _now()
         with self._sessions.begin() as session:
+            previous = session.scalar(
+                select(OutboundMessage.in_flight_since).where(OutboundMessage.id == row_id)
+            )
             result = session.execute(
                 update(OutboundMessage)
                 .where(
@@ -134,18 +174,32 @@ class Outbox:
                     OutboundMessage.status == "pending",
                     or_(OutboundMessage.claimed_until.is_(None), OutboundMessage.claimed_until < moment),
                 )
-                .values(claimed_by=self._owner, claimed_until=moment + self._lease)
+                .values(
+                    claimed_by=self._owner,
+                    claimed_until=moment + self._lease,
+                    in_flight_since=previous or moment,
+                )
                 .execution_options(synchronize_session=False)
             )
-            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+            claimed = bool(result.rowcount == 1)  # type: ignore[attr-defined]
+            return claimed, _aware(previous) if claimed else None
 
-    def _sent(self, row_id: int) -> None:
+    def _provider_ids(self, recipient: str) -> set[str]:
+        """Provider ids already recorded for the recipient (an identical earlier text is not this one)."""
+        query = select(OutboundMessage.provider_id).where(
+            OutboundMessage.recipient == recipient, OutboundMessage.provider_id.is_not(None)
+        )
+        with self._sessions() as session:
+            return {provider_id for provider_id in session.scalars(query) if provider_id}
+
+    def _sent(self, row_id: int, provider_id: str) -> None:
         with self._sessions.begin() as session:
             row = session.get(OutboundMessage, row_id)
             if row is not None:
                 row.status, row.sent_at, row.claimed_until = "sent", _now(), None
+                row.provider_id, row.in_flight_since = provider_id[:64], None
 
-    def _failed(self, row_id: int, error: str) -> None:
+    def _failed(self, row_id: int, error: str, refused: bool) -> None:
         with self._sessions.begin() as session:
             row = session.get(OutboundMessage, row_id)
             if row is not None:
@@ -153,6 +207,8 @@ class Outbox:
                 row.last_error = error
                 row.next_attempt_at = _now() + timedelta(seconds=backoff(row.attempts))
                 row.claimed_until = None
+                if refused:  # the provider said no: nothing went out, the next try sends without asking
+                    row.in_flight_since = None
 
     async def stats(self) -> dict[str, Any]:
         """Counts by status (diagnostics, soak reports)."""

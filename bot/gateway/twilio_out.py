@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from bot.gateway.outbound import Send
+from bot.gateway.outbound import Refused
 from bot.settings import Settings
+
+# Recent messages to one recipient read when checking an uncertain send (newest first).
+RECENT = 50
 
 
 class RedirectingHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
@@ -32,14 +37,35 @@ class RedirectingHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
         return await super().request(method, url, *args, **kwargs)
 
 
-def twilio_sender(settings: Settings, http_client: RedirectingHttpClient) -> Send:
-    """A coroutine function that sends one WhatsApp text and asks for status callbacks."""
-    client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client)
-    callback = f"{settings.public_url.rstrip('/')}/webhooks/twilio/status"
+class TwilioProvider:
+    """Sends WhatsApp texts (asking for status callbacks) and looks up what Twilio already accepted."""
 
-    async def send(to: str, body: str) -> None:
-        await client.messages.create_async(
-            to=to, from_=settings.twilio_whatsapp_from, body=body, status_callback=callback
+    def __init__(self, settings: Settings, http_client: RedirectingHttpClient) -> None:
+        self._client = Client(
+            settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client
         )
+        self._from = settings.twilio_whatsapp_from
+        self._callback = f"{settings.public_url.rstrip('/')}/webhooks/twilio/status"
 
-    return send
+    async def send(self, to: str, body: str) -> str:
+        """Create the message; a 4xx answer (other than 429) is a refusal: Twilio did not accept it."""
+        try:
+            message = await self._client.messages.create_async(
+                to=to, from_=self._from, body=body, status_callback=self._callback
+            )
+        except TwilioRestException as error:
+            if 400 <= error.status < 500 and error.status != 429:
+                raise Refused(f"Twilio {error.status} {error.code}: {error.msg}") from error
+            raise
+        return str(message.sid)
+
+    async def find(self, to: str, body: str, since: datetime, exclude: set[str]) -> str | None:
+        """Twilio's newest messages to the recipient: one with this body created since `since`, if any."""
+        messages = await self._client.messages.list_async(to=to, from_=self._from, limit=RECENT)
+        for message in messages:
+            created = message.date_created
+            if message.sid in exclude or message.body != body:
+                continue
+            if created is None or created >= since:
+                return str(message.sid)
+        return None

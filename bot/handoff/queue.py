@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.answers.contracts import STATUS_NAMES
@@ -52,6 +52,7 @@ class HandoffView:
     assigned_at: datetime | None
     agent_seen_at: datetime | None
     resolved_at: datetime | None
+    announced_position: int | None = None
 
     def as_json(self, at: datetime, stale_after: timedelta, names: dict[int, str]) -> dict[str, Any]:
         """The console's JSON, with waiting time and whether an idle agent's conversation may be taken."""
@@ -88,6 +89,7 @@ def _view(row: Handoff) -> HandoffView:
         _aware(row.assigned_at),
         _aware(row.agent_seen_at),
         _aware(row.resolved_at),
+        row.announced_position,
     )
 
 
@@ -128,7 +130,10 @@ class HandoffQueue:
         reason: str,
         transcript: list[tuple[str, str]],
     ) -> tuple[HandoffView, bool]:
-        """Queue a hand-off with the transcript so far; an active one for the sender is reused."""
+        """Queue a hand-off with the transcript so far; an active one for the sender is reused.
+
+        A new hand-off's queue position is computed and recorded as announced in the same transaction (the
+        caller tells the customer), so no replica announces it a second time."""
 
         def run() -> tuple[HandoffView, bool]:
             with self._sessions.begin() as session:
@@ -148,6 +153,11 @@ class HandoffQueue:
                 )
                 session.add(row)
                 session.flush()
+                row.announced_position = session.scalar(
+                    select(func.count())
+                    .select_from(Handoff)
+                    .where(Handoff.status == "queued", Handoff.id <= row.id)
+                )
                 session.add_all(
                     HandoffMessage(handoff_id=row.id, role=role, text=text, created_at=now())
                     for role, text in transcript
@@ -218,6 +228,26 @@ class HandoffQueue:
                         ),
                     )
                     .values(status="assigned", agent_id=agent_id, assigned_at=moment, agent_seen_at=moment)
+                    .execution_options(synchronize_session=False)
+                )
+                return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+        return await asyncio.to_thread(run)
+
+    async def announce(self, handoff_id: int, position: int) -> bool:
+        """Record that the customer is told this position; False when it was already told (by any replica)
+        or the hand-off is no longer queued."""
+
+        def run() -> bool:
+            with self._sessions.begin() as session:
+                result = session.execute(
+                    update(Handoff)
+                    .where(
+                        Handoff.id == handoff_id,
+                        Handoff.status == "queued",
+                        or_(Handoff.announced_position.is_(None), Handoff.announced_position != position),
+                    )
+                    .values(announced_position=position)
                     .execution_options(synchronize_session=False)
                 )
                 return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -7,6 +7,18 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import sessionmaker
 
+# A partition that drops packets (rather than refusing connections) must fail fast, not hang a request:
+# give up connecting after 5 s, notice a dead peer through TCP keepalives within about 20 s, and fail when
+# data sent is not acknowledged for 15 s.
+POSTGRES_CONNECT_ARGS: dict[str, object] = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 2,
+    "tcp_user_timeout": 15000,
+}
+
 
 def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets its folder, WAL mode and foreign keys."""
@@ -15,6 +27,8 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    if url.startswith(("postgresql", "postgres")):
+        return create_engine(url, pool_pre_ping=True, connect_args=POSTGRES_CONNECT_ARGS)
     return create_engine(url, pool_pre_ping=True)
 
 

@@ -341,6 +341,9 @@ class Handoff(Base):
     # Last sign of life of the assigned agent's console; past a timeout others may take over.
     agent_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The queue position last told to the customer: replicas update it atomically, so each change is
+    # announced once whichever gateway notices it.
+    announced_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class HandoffMessage(Base):
@@ -377,6 +380,10 @@ class OutboundMessage(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     provider_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Set while a send is under way and cleared when the provider refuses it: a row still marked when it is
+    # claimed again may have been accepted (a timeout, a crash, a store failure before it was marked sent),
+    # so the provider is asked before it is sent again.
+    in_flight_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

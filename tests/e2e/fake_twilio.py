@@ -11,16 +11,23 @@ import asyncio
 import base64
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from email.utils import formatdate
 from typing import Any
 
 from aiohttp import web
 
-API_VERSION = "2010-04-01"
+from tests.twilio_api import (
+    MESSAGES_PATH,
+    created_response,
+    error_response,
+    message_json,
+    new_sid,
+    page_response,
+    page_size,
+)
+
 # Twilio refuses a longer body with error 21617; the fake does the same so an unsplit answer fails loudly.
 BODY_LIMIT = 1600
 
@@ -48,6 +55,8 @@ class FakeTwilio:
         self.host = host
         self.port = port
         self._records: list[SentMessage] = []
+        self._created: dict[str, dict[str, Any]] = {}  # what a list of messages returns, by SID
+        self.lists = 0  # how many list requests arrived (uncertain sends being checked)
         self._changed = threading.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -113,11 +122,11 @@ class FakeTwilio:
         """POST /2010-04-01/Accounts/{sid}/Messages.json."""
         account = request.match_info["sid"]
         if not self._authorized(request) or account != self.account_sid:
-            return _error(401, 20003, "Authenticate")
+            return error_response(401, 20003, "Authenticate")
         form = await request.post()
         fields = {key: str(value) for key, value in form.items()}
         to, from_, body = fields.get("To", ""), fields.get("From", ""), fields.get("Body", "")
-        sid = "SM" + uuid.uuid4().hex
+        sid = new_sid()
         accepted = bool(to and from_ and body) and len(body) <= BODY_LIMIT
         record = SentMessage(
             sid, account, to, from_, body, fields.get("StatusCallback"), time.monotonic(), accepted
@@ -126,40 +135,37 @@ class FakeTwilio:
             self._records.append(record)
             self._changed.notify_all()
         if not to or not from_:
-            return _error(400, 21604, "A 'To' and a 'From' phone number are required.")
+            return error_response(400, 21604, "A 'To' and a 'From' phone number are required.")
         if not body:
-            return _error(400, 21619, "A text message body or media urls must be specified.")
+            return error_response(400, 21619, "A text message body or media urls must be specified.")
         if len(body) > BODY_LIMIT:
-            return _error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
-        now = formatdate(usegmt=True)
-        uri = f"/{API_VERSION}/Accounts/{account}/Messages/{sid}.json"
-        payload: dict[str, Any] = {
-            "account_sid": account,
-            "api_version": API_VERSION,
-            "body": body,
-            "date_created": now,
-            "date_sent": None,
-            "date_updated": now,
-            "direction": "outbound-api",
-            "error_code": None,
-            "error_message": None,
-            "from": from_,
-            "messaging_service_sid": None,
-            "num_media": "0",
-            "num_segments": "1",
-            "price": None,
-            "price_unit": "USD",
-            "sid": sid,
-            "status": "queued",
-            "subresource_uris": {"media": uri.removesuffix(".json") + "/Media.json"},
-            "to": to,
-            "uri": uri,
-        }
-        return web.json_response(payload, status=201)
+            return error_response(
+                400, 21617, "The concatenated message body exceeds the 1600 character limit."
+            )
+        message = message_json(account, sid, to, from_, body)
+        with self._changed:
+            self._created[sid] = message
+        return created_response(message)
+
+    async def _list_messages(self, request: web.Request) -> web.Response:
+        """GET /2010-04-01/Accounts/{sid}/Messages.json?To=…&From=…: accepted messages, newest first."""
+        account = request.match_info["sid"]
+        if not self._authorized(request) or account != self.account_sid:
+            return error_response(401, 20003, "Authenticate")
+        to, from_ = request.query.get("To"), request.query.get("From")
+        with self._changed:
+            self.lists += 1
+            found = [
+                self._created[m.sid]
+                for m in reversed(self._records)
+                if m.sid in self._created and to in (None, m.to) and from_ in (None, m.from_)
+            ]
+        return page_response(account, found, page_size(request))
 
     def _app(self) -> web.Application:
         app = web.Application()
-        app.router.add_post(f"/{API_VERSION}/Accounts/{{sid}}/Messages.json", self._create_message)
+        app.router.add_post(MESSAGES_PATH, self._create_message)
+        app.router.add_get(MESSAGES_PATH, self._list_messages)
         return app
 
     def _serve(self, ready: threading.Event) -> None:
@@ -211,14 +217,3 @@ class FakeTwilio:
             yield self
         finally:
             self.stop()
-
-
-def _error(status: int, code: int, message: str) -> web.Response:
-    """An error body shaped like Twilio's."""
-    body = {
-        "code": code,
-        "message": message,
-        "more_info": f"https://www.twilio.com/docs/errors/{code}",
-        "status": status,
-    }
-    return web.json_response(body, status=status)

@@ -28,6 +28,15 @@ from bot.store.db import make_engine, make_sessionmaker
 from bot.store.demo import seed_demo
 from bot.store.migrate import upgrade
 from bot.store.models import InboundMessage
+from tests.twilio_api import (
+    MESSAGES_PATH,
+    created_response,
+    error_response,
+    message_json,
+    new_sid,
+    page_response,
+    page_size,
+)
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "test-twilio-auth-token-0123456789"
@@ -199,6 +208,7 @@ class FakeTwilio:
     sent: list[dict[str, str]] = field(default_factory=list)
     refused: int = 0
     auth: list[aiohttp.BasicAuth | None] = field(default_factory=list)
+    created: list[dict[str, Any]] = field(default_factory=list)  # Message resources, newest first
 
     @property
     def bodies(self) -> list[str]:
@@ -206,41 +216,29 @@ class FakeTwilio:
         return [m["Body"] for m in self.sent]
 
     async def create_message(self, request: web.Request) -> web.Response:
-        sid = request.match_info["sid"]
+        account = request.match_info["sid"]
         header = request.headers.get("Authorization")
         self.auth.append(aiohttp.BasicAuth.decode(header) if header else None)
         if self.fail:
             self.refused += 1
-            return web.json_response(
-                {"code": 20500, "message": "Internal Server Error", "status": 500}, status=500
-            )
+            return error_response(500, 20500, "Internal Server Error")
         form = {k: str(v) for k, v in (await request.post()).items()}
-        self.sent.append({**form, "AccountSid": sid})
-        return web.json_response(
-            {
-                "sid": "SM" + uuid.uuid4().hex,
-                "account_sid": sid,
-                "to": form.get("To"),
-                "from": form.get("From"),
-                "body": form.get("Body"),
-                "status": "queued",
-                "direction": "outbound-api",
-                "num_segments": "1",
-                "num_media": "0",
-                "api_version": "2010-04-01",
-                "date_created": None,
-                "date_updated": None,
-                "date_sent": None,
-                "error_code": None,
-                "error_message": None,
-                "price": None,
-                "price_unit": "USD",
-                "messaging_service_sid": None,
-                "uri": f"/2010-04-01/Accounts/{sid}/Messages.json",
-                "subresource_uris": {},
-            },
-            status=201,
+        if not form.get("Body"):
+            return error_response(400, 21619, "A text message body or media urls must be specified.")
+        self.sent.append({**form, "AccountSid": account})
+        message = message_json(
+            account, new_sid(), form.get("To", ""), form.get("From", ""), form.get("Body", "")
         )
+        self.created.insert(0, message)
+        return created_response(message)
+
+    async def list_messages(self, request: web.Request) -> web.Response:
+        account = request.match_info["sid"]
+        if self.fail:
+            return error_response(500, 20500, "Internal Server Error")
+        to = request.query.get("To")
+        found = [m for m in self.created if to in (None, m["to"])]
+        return page_response(account, found, page_size(request))
 
 
 @pytest.fixture
@@ -248,7 +246,8 @@ async def twilio(aiohttp_server: AiohttpServer) -> FakeTwilio:
     """The fake Twilio REST API on loopback."""
     fake = FakeTwilio()
     app = web.Application()
-    app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", fake.create_message)
+    app.router.add_post(MESSAGES_PATH, fake.create_message)
+    app.router.add_get(MESSAGES_PATH, fake.list_messages)
     server: TestServer = await aiohttp_server(app)
     fake.url = str(server.make_url("")).rstrip("/")
     return fake
@@ -281,13 +280,13 @@ def make_settings(
         "catalogue_cache_seconds": 30.0,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def token_settings(**overrides: Any) -> Settings:
     """Settings with the gateway's token secret (for minting and reading tokens outside a gateway)."""
     values: dict[str, Any] = {"jwt_secret": JWT_SECRET, "jwt_issuer": None, **overrides}
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @dataclass
@@ -299,7 +298,7 @@ class Gateway:
 
     @property
     def app(self) -> web.Application:
-        return self.client.app  # type: ignore[return-value]
+        return self.client.app
 
     @property
     def conversations(self) -> Conversations:

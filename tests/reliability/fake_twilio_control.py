@@ -2,8 +2,9 @@
 
 `messages()` (inherited) lists only what the fake accepted, i.e. what Twilio would have delivered; every
 refused or hung request is kept apart in `refused()`, so a test can tell "retried" from "sent twice".
-A hung request is never accepted: it models a request that did not reach Twilio (a timeout after Twilio
-accepted a message cannot be told apart by the client, and Twilio's API has no idempotency key).
+A hung request is never accepted: it models a request that did not reach Twilio. `lose_answers(s)` models
+the other timeout: Twilio accepted the message but its answer never reached the client, which cannot tell
+the two apart (Twilio's API has no idempotency key) and must look the message up before sending it again.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from tests.e2e.fake_twilio import FakeTwilio, SentMessage, _error
+from tests.e2e.fake_twilio import FakeTwilio, SentMessage
+from tests.twilio_api import error_response
 
-OK, FAIL, HANG = "ok", "fail", "hang"
+OK, FAIL, HANG, LOSE = "ok", "fail", "hang", "lose"
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,11 @@ class ControlledTwilio(FakeTwilio):
         with self._lock:
             self._mode, self._hang_seconds = HANG, seconds
 
+    def lose_answers(self, seconds: float) -> None:
+        """From now on, accept every message but hold the answer `seconds` seconds (the client gives up)."""
+        with self._lock:
+            self._mode, self._hang_seconds = LOSE, seconds
+
     def recover(self) -> None:
         """Accept requests again (requests already hanging still time out)."""
         with self._lock:
@@ -78,7 +85,7 @@ class ControlledTwilio(FakeTwilio):
     async def _create_message(self, request: web.Request) -> web.Response:
         with self._lock:
             mode, hang_seconds = self._mode, self._hang_seconds
-        if mode == OK:
+        if mode in (OK, LOSE):
             response = await super()._create_message(request)
             if response.status == 201:
                 # The base class appended the record and returned without yielding to the loop since.
@@ -88,6 +95,8 @@ class ControlledTwilio(FakeTwilio):
                     listeners = list(self._listeners)
                 for listener in listeners:
                     listener(record)
+            if mode == LOSE:
+                await asyncio.sleep(hang_seconds)
             return response
         form = await request.post()
         refused = Refused(str(form.get("To", "")), str(form.get("Body", "")), mode, time.monotonic())
@@ -95,5 +104,15 @@ class ControlledTwilio(FakeTwilio):
             self._refused.append(refused)
         if mode == HANG:
             await asyncio.sleep(hang_seconds)
-            return _error(504, 20504, "Gateway Timeout")
-        return _error(500, 20500, "Internal Server Error")
+            return error_response(504, 20504, "Gateway Timeout")
+        return error_response(500, 20500, "Internal Server Error")
+
+    async def _list_messages(self, request: web.Request) -> web.Response:
+        with self._lock:
+            mode, hang_seconds = self._mode, self._hang_seconds
+        if mode == FAIL:
+            return error_response(500, 20500, "Internal Server Error")
+        if mode == HANG:
+            await asyncio.sleep(hang_seconds)
+            return error_response(504, 20504, "Gateway Timeout")
+        return await super()._list_messages(request)

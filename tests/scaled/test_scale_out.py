@@ -130,9 +130,9 @@ def test_the_store_and_the_tracker_store_live_in_postgresql(scaled: Scaled) -> N
     engine = create_engine(scaled.settings.database_url)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM catalogue_plans")).scalar() == 5
-        assert connection.execute(text("SELECT count(*) FROM users")).scalar() >= 7
+        assert connection.execute(text("SELECT count(*) FROM users")).scalar_one() >= 7
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        assert connection.execute(text("SELECT count(*) FROM events")).scalar() > 0
+        assert connection.execute(text("SELECT count(*) FROM events")).scalar_one() > 0
     engine.dispose()
 
 

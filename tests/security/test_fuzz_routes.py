@@ -69,7 +69,7 @@ BUDGET = {
 assert sum(BUDGET.values()) == 10_000
 
 
-def budget(route: str) -> Any:
+def budget(route: str) -> settings:
     """Hypothesis settings for one route's share of the generated inputs."""
     return settings(
         max_examples=max(10, int(BUDGET[route] * SCALE)),
@@ -80,9 +80,9 @@ def budget(route: str) -> Any:
 
 
 # --- strategies -----------------------------------------------------------------------------------------
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=80)
+TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=80)
 HEADER_TEXT = st.text(
-    st.characters(min_codepoint=0x20, exclude_categories=("Cs", "Cc", "Zl", "Zp")), max_size=80
+    st.characters(min_codepoint=0x20, exclude_categories=["Cs", "Cc", "Zl", "Zp"]), max_size=80
 )
 HUGE = st.integers(0, 140_000).map(lambda n: "x" * n)  # around and over the 64 KB body limit
 JSON = st.recursive(
@@ -90,6 +90,11 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
     max_leaves=12,
 )
+
+
+def _with_claims(claims: dict[str, Any]) -> str:
+    """Ana's token with arbitrary extra or replaced claims."""
+    return token_for(ANA, **{k: v for k, v in claims.items() if k})
 
 
 def jwt_like() -> st.SearchStrategy[str]:
@@ -111,9 +116,7 @@ def jwt_like() -> st.SearchStrategy[str]:
         st.just(token_for(LUIS)),
         st.just(token_for(ANA)),
         st.just(token_for(CARLA)),
-        st.dictionaries(TEXT, JSON, max_size=4).map(
-            lambda claims: token_for(ANA, **{k: v for k, v in claims.items() if k})
-        ),
+        st.dictionaries(TEXT, JSON, max_size=4).map(_with_claims),
     )
 
 

@@ -91,6 +91,7 @@ class OutRow:
     body: str
     status: str
     attempts: int
+    provider_id: str | None = None
 
 
 class Topology:
@@ -242,7 +243,8 @@ class Topology:
             for chunk in _chunks(recipients):
                 selected = query if chunk is None else query.where(OutboundMessage.recipient.in_(chunk))
                 found += [
-                    OutRow(r.id, r.recipient, r.body, r.status, r.attempts) for r in session.scalars(selected)
+                    OutRow(r.id, r.recipient, r.body, r.status, r.attempts, r.provider_id)
+                    for r in session.scalars(selected)
                 ]
         return sorted(found, key=lambda r: r.id)
 

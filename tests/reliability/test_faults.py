@@ -187,6 +187,34 @@ def test_twilio_timing_out_keeps_replies_in_the_outbox(healthy: Topology, load: 
     assert result.channels[WHATSAPP].duplicated == 0
 
 
+def test_twilio_accepting_but_never_answering_sends_each_reply_once(
+    healthy: Topology, load: MakeLoad
+) -> None:
+    traffic = load(4.0, conversations=15, whatsapp_share=0.7)
+    traffic.start()
+    time.sleep(2)
+    # Twilio takes every message in this window but its answers never arrive: the gateway times out
+    # without knowing the text went out, and must not send it a second time.
+    lists_before = healthy.twilio.lists
+    healthy.twilio.lose_answers(40.0)
+    losing = time.monotonic()
+    time.sleep(3)
+    healthy.twilio.recover()
+    time.sleep(2)
+
+    result = _recovered(healthy, traffic, timeout=60)
+    recipients = traffic.recipients()
+    uncertain = [m for m in healthy.twilio.messages() if m.to in recipients and losing <= m.at < losing + 3]
+    assert uncertain, "no reply was sent while Twilio's answers were lost"
+    assert healthy.twilio.lists > lists_before  # each uncertain send was looked up before any resend
+    assert result.channels[WHATSAPP].duplicated == 0
+    for row in healthy.outbox(recipients):
+        assert row.status == "sent"
+    # Each text Twilio accepted in that window is recorded as sent with Twilio's own id for it.
+    sids = {r.provider_id for r in healthy.outbox(recipients)}
+    assert {m.sid for m in uncertain} <= sids
+
+
 def test_restarting_every_process_keeps_each_conversation(healthy: Topology, load: MakeLoad) -> None:
     traffic = load(3.0, conversations=15)
     traffic.start()

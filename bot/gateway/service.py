@@ -294,16 +294,35 @@ class Conversations:
         if rendered.options:
             await self.inbox.save_options(inbound.sender_id, list(rendered.options))
 
-    async def retry_pending(self) -> int:
-        """Answer the messages stored while the engine was down; return how many were answered."""
+    async def retry_pending(self, batch_size: int = 500) -> int:
+        """Answer the messages stored while the engine was down; return how many were answered.
+
+        The oldest goes first, alone: while the engine is still down one attempt is all a round costs.
+        Then every sender with messages waiting is retried side by side (each sender's own messages in
+        arrival order under its lock, the engine slots bounding the load), batch after batch, so a
+        backlog drains at the engine's pace rather than one message at a time."""
         answered = 0
-        for inbound in await self.inbox.pending():
-            if inbound.id in self.in_flight:
-                continue
-            if await self.answer(inbound) is None:
-                break
+        tried: set[int] = set()
+        while True:
+            batch = [m for m in await self.inbox.pending(batch_size) if m.id not in self.in_flight]
+            if not batch or batch[0].id in tried:
+                return answered
+            tried.update(m.id for m in batch)
+            if await self.answer(batch[0]) is None:
+                return answered
             answered += 1
-        return answered
+            waiting: dict[str, list[Inbound]] = {}
+            for inbound in batch[1:]:
+                waiting.setdefault(inbound.sender_id, []).append(inbound)
+            # A sender's newest message answers their earlier pending ones first (see `answer`).
+            results = await asyncio.gather(*(self.answer(queue[-1]) for queue in waiting.values()))
+            answered += sum(
+                len(queue)
+                for queue, result in zip(waiting.values(), results, strict=True)
+                if result is not None
+            )
+            if any(result is None for result in results) or len(batch) < batch_size:
+                return answered
 
     async def retry_forever(self) -> None:
         """The background loop behind 'the message is not lost'."""

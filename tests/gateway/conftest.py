@@ -150,7 +150,8 @@ class FakeEngine:
     delays: dict[str, float] = field(default_factory=dict)
     received: list[dict[str, Any]] = field(default_factory=list)
     active: dict[str, int] = field(default_factory=dict)
-    max_active: int = 0
+    max_active: int = 0  # most messages of one sender at the engine at once
+    peak: int = 0  # most messages at the engine at once, all senders
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -164,6 +165,7 @@ class FakeEngine:
         sender = payload["sender"]
         self.active[sender] = self.active.get(sender, 0) + 1
         self.max_active = max(self.max_active, self.active[sender])
+        self.peak = max(self.peak, sum(self.active.values()))
         try:
             if self.mode == "down":
                 return web.Response(status=500, text="engine failure")

@@ -53,3 +53,33 @@ async def test_messages_of_one_sender_split_across_replicas_reach_the_engine_in_
     await asyncio.gather(first.settle(), second.settle())
     assert engine.messages == ["uno", "dos", "tres", "cuatro"]
     assert twilio.bodies == ["eco: uno", "eco: dos", "eco: tres", "eco: cuatro"]
+
+
+async def test_a_large_backlog_is_retried_senders_side_by_side_each_in_order(
+    start_gateway: StartGateway, engine: FakeEngine, twilio: FakeTwilio
+) -> None:
+    gateway = await start_gateway(engine_concurrency=8)
+    engine.mode = "down"
+    phones = [f"+52155{n:08d}" for n in range(40)]
+    # Texts without digits, which the card redaction would rewrite.
+    names = {phone: "cliente " + chr(97 + n // 26) + chr(97 + n % 26) for n, phone in enumerate(phones)}
+    texts = {phone: [f"{names[phone]} dice {word}" for word in ("uno", "dos", "tres")] for phone in phones}
+    for i in range(3):
+        for phone in phones:
+            await gateway.webhook(incoming(texts[phone][i], phone))
+    await gateway.settle()
+    assert sum(row.status == "pending" for row in inbound(gateway.settings.database_url)) == 120
+
+    engine.mode = "ok"
+    engine.received.clear()
+    engine.delays = {text: 0.02 for queue in texts.values() for text in queue}
+    twilio.sent.clear()
+    assert await gateway.conversations.retry_pending(batch_size=50) == 120  # several batches, one call
+    await gateway.settle()
+    assert all(row.status == "answered" for row in inbound(gateway.settings.database_url))
+    for phone in phones:
+        assert [m for m in engine.messages if m.startswith(names[phone] + " ")] == texts[phone]  # in order
+        sent = [m["Body"] for m in twilio.sent if m["To"] == f"whatsapp:{phone}"]
+        assert [b for b in sent if b.startswith("eco:")] == [f"eco: {t}" for t in texts[phone]]
+    assert engine.max_active == 1  # never two messages of one sender at once
+    assert 1 < engine.peak <= 8  # senders side by side, within the engine slots

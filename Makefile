@@ -20,12 +20,14 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(ENGINE)/.installed: requirements-engine.txt engine/engine_speedups.py engine/engine_speedups.pth
+ENGINE_EXTRAS := engine/engine_speedups.py engine/engine_speedups.pth engine/engine_tracker_store.py
+
+$(ENGINE)/.installed: requirements-engine.txt $(ENGINE_EXTRAS)
 	@test -n "$(PY310)" || { echo "python3.10 is required for the engine (rasa 3.6 supports 3.8-3.10)"; exit 1; }
 	$(PY310) -m venv $(ENGINE)
 	$(ENGINE)/bin/pip install -q --upgrade pip wheel
 	$(ENGINE)/bin/pip install -q -r requirements-engine.txt
-	cp engine/engine_speedups.py engine/engine_speedups.pth \
+	cp $(ENGINE_EXTRAS) \
 		"$$($(ENGINE)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 	touch $@
 

@@ -11,15 +11,19 @@ import yaml
 
 from bot.settings import PROJECT_ROOT, Settings
 
+# Rasa's SQL tracker store doing less per message (engine/engine_tracker_store.py, installed beside the
+# engine): the same table and rows as `type: SQL`, so either reads what the other wrote.
+TRACKER_STORE_TYPE = "engine_tracker_store.FastSQLTrackerStore"
+
 
 def tracker_store(url: str) -> dict[str, Any]:
-    """Rasa's SQL tracker store from a URL: sqlite:///var/tracker.db or postgresql://user:pw@host:5432/db."""
+    """The engine's SQL tracker store from a URL: sqlite:///var/tracker.db or postgresql://u:pw@host/db."""
     parts = urlsplit(url)
     if parts.scheme.startswith("sqlite"):
-        return {"type": "SQL", "dialect": "sqlite", "db": url.split(":///", 1)[1]}
+        return {"type": TRACKER_STORE_TYPE, "dialect": "sqlite", "db": url.split(":///", 1)[1]}
     dialect = parts.scheme.split("+", 1)[0]
     config: dict[str, Any] = {
-        "type": "SQL",
+        "type": TRACKER_STORE_TYPE,
         "dialect": "postgresql" if dialect in ("postgres", "postgresql") else dialect,
         "url": parts.hostname or "localhost",
         "db": parts.path.lstrip("/"),

@@ -4,7 +4,8 @@ FROM python:3.10-slim AS train
 WORKDIR /app
 COPY requirements-engine.txt ./
 RUN pip install --no-cache-dir -r requirements-engine.txt
-COPY engine/engine_speedups.py engine/engine_speedups.pth /usr/local/lib/python3.10/site-packages/
+COPY engine/engine_speedups.py engine/engine_speedups.pth engine/engine_tracker_store.py \
+    /usr/local/lib/python3.10/site-packages/
 COPY config.yml domain.yml credentials.yml ./
 COPY data ./data
 RUN rasa train --out models --fixed-model-name model

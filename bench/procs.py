@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.serve import Service, Stack
+from bot.serve import Service, Stack, stop_groups
 from bot.settings import PROJECT_ROOT
 
 
@@ -175,16 +174,7 @@ def run_logged(
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM the process group, SIGKILL it if it is still there after five seconds."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        pass
+    stop_groups([process], grace=5.0)
 
 
 def load_step(spec: dict[str, Any], log: Path, limit: float) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -147,18 +148,23 @@ class Stack:
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM every process group, then SIGKILL what is still alive after `grace` seconds."""
-        for service in self.members:
-            if service.process is not None and service.process.poll() is None:
-                os.killpg(service.process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for service in self.members:
-            if service.process is None:
-                continue
-            try:
-                service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(service.process.pid, signal.SIGKILL)
-                service.process.wait()
+        stop_groups([s.process for s in self.members if s.process is not None], grace)
+
+
+def stop_groups(processes: list[subprocess.Popen[bytes]], grace: float = 10.0) -> None:
+    """SIGTERM each process's group, then SIGKILL the groups still alive after `grace` seconds."""
+    for process in processes:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 @contextmanager

@@ -20,7 +20,8 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-ENGINE_EXTRAS := engine/engine_speedups.py engine/engine_speedups.pth engine/engine_tracker_store.py
+ENGINE_EXTRAS := engine/engine_speedups.py engine/engine_speedups.pth engine/engine_tracker_store.py \
+	engine/engine_lock_store.py
 
 $(ENGINE)/.installed: requirements-engine.txt $(ENGINE_EXTRAS)
 	@test -n "$(PY310)" || { echo "python3.10 is required for the engine (rasa 3.6 supports 3.8-3.10)"; exit 1; }

@@ -37,10 +37,17 @@ def tracker_store(url: str) -> dict[str, Any]:
     return config
 
 
+# Several engine workers on one machine without Redis (engine/engine_lock_store.py).
+SQLITE_LOCK_STORE_TYPE = "engine_lock_store.SQLiteLockStore"
+
+
 def lock_store(url: str | None) -> dict[str, Any] | None:
-    """Rasa's Redis lock store from redis://host:port/db; None keeps the in-memory default."""
+    """The engine's lock store: Redis from redis://host:port/db, a SQLite file shared by the workers of one
+    machine from sqlite:///path; None keeps Rasa's in-memory default (one worker)."""
     if not url:
         return None
+    if url.startswith("sqlite:///"):
+        return {"type": SQLITE_LOCK_STORE_TYPE, "db": url.split(":///", 1)[1]}
     parts = urlsplit(url)
     config: dict[str, Any] = {
         "type": "redis",
@@ -54,13 +61,25 @@ def lock_store(url: str | None) -> dict[str, Any] | None:
     return config
 
 
+def default_lock_store(settings: Settings) -> str | None:
+    """With several engine workers and no lock store configured, a SQLite file beside the tracker store
+    (or under var/): Rasa would otherwise quietly run a single worker with per-process locks."""
+    if settings.engine_workers <= 1:
+        return None
+    if settings.tracker_store_url.startswith("sqlite:///"):
+        tracker = Path(settings.tracker_store_url.split(":///", 1)[1])
+        return f"sqlite:///{tracker.with_name(tracker.stem + '-locks.db')}"
+    port = settings.engine_url.rsplit(":", 1)[-1].rstrip("/")
+    return f"sqlite:///{PROJECT_ROOT / 'var' / f'engine-locks-{port}.db'}"
+
+
 def render(settings: Settings) -> str:
     """The endpoints YAML for these settings."""
     endpoints: dict[str, Any] = {
         "action_endpoint": {"url": f"http://127.0.0.1:{settings.action_server_port}/webhook"},
         "tracker_store": tracker_store(settings.tracker_store_url),
     }
-    lock = lock_store(settings.lock_store_url)
+    lock = lock_store(settings.lock_store_url or default_lock_store(settings))
     if lock is not None:
         endpoints["lock_store"] = lock
     return "# Written by `bot serve` from the settings; do not edit.\n" + yaml.safe_dump(

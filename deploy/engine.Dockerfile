@@ -4,7 +4,7 @@ FROM python:3.10-slim AS train
 WORKDIR /app
 COPY requirements-engine.txt ./
 RUN pip install --no-cache-dir -r requirements-engine.txt
-COPY engine/engine_speedups.py engine/engine_speedups.pth engine/engine_tracker_store.py \
+COPY engine/engine_speedups.py engine/engine_speedups.pth engine/engine_tracker_store.py engine/engine_lock_store.py \
     /usr/local/lib/python3.10/site-packages/
 COPY config.yml domain.yml credentials.yml ./
 COPY data ./data

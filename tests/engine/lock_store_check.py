@@ -48,7 +48,7 @@ def main(db: str, log: str) -> int:
     for conversation in CONVERSATIONS:
         mine = [line.split()[1:] for line in lines if line.startswith(conversation + " ")]
         # Holders of one conversation's lock never overlap: start/end pairs follow each other.
-        for start, end in zip(mine[::2], mine[1::2]):
+        for start, end in zip(mine[::2], mine[1::2], strict=True):
             assert start[1] == "start" and end == [start[0], "end"], (conversation, start, end)
     store = SQLiteLockStore(db=db)
     assert all(store.get_lock(c) is None for c in CONVERSATIONS)  # nothing left behind

@@ -251,6 +251,8 @@ class Bench:
             "JWT_SECRET": secrets.token_hex(32),
             "DATABASE_URL": f"sqlite:///{self.tmp / 'bot.db'}",
             "TRACKER_STORE_URL": f"sqlite:///{self.tmp / 'tracker.db'}",
+            # Production on one machine (README): two engine workers sharing a SQLite lock file.
+            "ENGINE_WORKERS": "2",
             "TWILIO_ACCOUNT_SID": "AC" + secrets.token_hex(16),
             "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
             "TWILIO_WHATSAPP_FROM": WHATSAPP_FROM,

@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     # The Redis channel carrying them (publish/subscribe channels ignore the database number: give each
     # deployment sharing a Redis server its own).
     events_channel: str = "asistente:events"
-    # Sanic workers of the engine (more than one needs the Redis lock store).
+    # Sanic workers of the engine. More than one share a lock store: LOCK_STORE_URL (redis://… across
+    # machines, sqlite:///… on one), or by default a SQLite file beside a SQLite tracker store.
     engine_workers: int = 1
     # The action server the gateway checks when the engine answers nothing (a custom action could not
     # run): while it is down the message is kept and retried. `bot serve` sets it for its gateways; in

@@ -127,6 +127,8 @@ def _topology(args: argparse.Namespace, resources: ExitStack, twilio: Controlled
         f"sqlite:///{folder / 'bot.db'}",
         f"sqlite:///{folder / 'tracker.db'}",
         twilio,
+        # The one-machine production setting: two engine workers sharing a SQLite lock file.
+        engine_workers=2,
         log_dir=PROJECT_ROOT / "var" / "log" / "soak",
     )
 

@@ -103,13 +103,15 @@ class Inbox:
         return await asyncio.to_thread(run)
 
     async def answered(self, message_id: int, replies: list[dict[str, Any]]) -> None:
-        """Mark a message answered and keep the replies (a retried webchat request gets them again)."""
+        """Mark a message answered, keep the replies (a retried webchat request gets them again) and end
+        its lease, in one write."""
 
         def run() -> None:
             with self._sessions.begin() as session:
                 row = session.get(InboundMessage, message_id)
                 if row is not None:
                     row.status, row.replies, row.answered_at = "answered", replies, _now()
+                    row.claimed_until = None
 
         await asyncio.to_thread(run)
 

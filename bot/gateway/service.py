@@ -202,10 +202,13 @@ class Conversations:
         """Answer under a lease, so that another gateway replica never answers the same message too."""
         if not await self.inbox.claim(inbound.id, self.owner, self.lease_seconds):
             return await self._answered_elsewhere(inbound)
+        replies = None
         try:
-            return await self._answer_claimed(inbound)
+            replies = await self._answer_claimed(inbound)
+            return replies
         finally:
-            await self.inbox.release(inbound.id, self.owner)
+            if replies is None:  # answering ended the lease already
+                await self.inbox.release(inbound.id, self.owner)
 
     async def _answered_elsewhere(self, inbound: Inbound) -> list[dict[str, Any]] | None:
         """Another replica holds the message: wait (bounded) for its answer."""

@@ -84,4 +84,5 @@ def engine_service(bot: StockBot, port: int) -> Service:
         "--interface",
         "127.0.0.1",
     ]
-    return service("stock engine", command, f"http://127.0.0.1:{port}/")
+    # Stock Rasa: none of our engine speed-ups (they load with every Python of the engine's environment).
+    return service("stock engine", command, f"http://127.0.0.1:{port}/", {"ENGINE_SPEEDUPS": "0"})

@@ -88,7 +88,8 @@ def render(settings: Settings) -> str:
 
 
 def prepare_sqlite(url: str) -> None:
-    """Put a SQLite tracker store in WAL mode before the engine opens it (the mode persists in the file).
+    """Put a SQLite tracker store in WAL mode before the engine opens it (the mode persists in the file),
+    with its table.
 
     Rasa opens it in the default rollback-journal mode, which syncs the disk twice per message.
     """
@@ -98,6 +99,14 @@ def prepare_sqlite(url: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
+        # Rasa's events table, as its SQLTrackerStore creates it: several engine workers starting at once
+        # would otherwise race to create it (one of them logs an error, harmlessly).
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS events (id INTEGER NOT NULL, sender_id VARCHAR(255) NOT NULL, "
+            "type_name VARCHAR(255) NOT NULL, timestamp FLOAT, intent_name VARCHAR(255), "
+            "action_name VARCHAR(255), data TEXT, PRIMARY KEY (id))"
+        )
+        connection.execute("CREATE INDEX IF NOT EXISTS ix_events_sender_id ON events (sender_id)")
 
 
 def write(settings: Settings, root: Path = PROJECT_ROOT) -> Path:

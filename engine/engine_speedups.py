@@ -13,6 +13,8 @@
 3. Every parse and every prediction, Rasa's graph runner recomputes which nodes its targets need by
    walking the (fixed) graph recursively, without memory: about 4% of the engine's time per message.
    The runner's own schema never changes once it is built, so each runner remembers the answer.
+
+ENGINE_SPEEDUPS=0 leaves Rasa untouched (the benchmark runs its stock bot that way).
 """
 
 from __future__ import annotations
@@ -73,7 +75,9 @@ def validate(instance: Any, schema: Any, cls: Any = None, *args: Any, **kwargs: 
         raise error
 
 
-jsonschema.validate = validate
+ENABLED = os.environ.get("ENGINE_SPEEDUPS", "1") != "0"
+if ENABLED:
+    jsonschema.validate = validate
 
 
 # --- 2. loading DIET without tracing its training graph ------------------------------------------------------
@@ -167,6 +171,7 @@ def _patch_graph_runner(module: ModuleType) -> None:
     runner.__init__ = __init__
 
 
-if os.environ.get("ENGINE_FAST_LOAD", "1") != "0":
+if ENABLED and os.environ.get("ENGINE_FAST_LOAD", "1") != "0":
     sys.meta_path.insert(0, _PatchOnImport("rasa.utils.tensorflow.models", _patch_model_loading))
-sys.meta_path.insert(0, _PatchOnImport("rasa.engine.runner.dask", _patch_graph_runner))
+if ENABLED:
+    sys.meta_path.insert(0, _PatchOnImport("rasa.engine.runner.dask", _patch_graph_runner))

@@ -4,31 +4,21 @@ does: every message of the held-out NLU test set gets the same intent, confidenc
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from bot.model import engine_executable, model_path
+from bot.model import model_path
 from bot.settings import PROJECT_ROOT
+from tests.engine.conftest import check, run_in_engine
 
 pytestmark = pytest.mark.e2e
 
-CHECK = Path(__file__).with_name("model_load_check.py")
-
 
 def _predict(fast: bool, out: Path) -> list[dict[str, object]]:
-    python = engine_executable().with_name("python")
-    done = subprocess.run(
-        [str(python), str(CHECK), str(model_path()), str(PROJECT_ROOT / "tests" / "nlu"), str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "ENGINE_FAST_LOAD": "1" if fast else "0"},
-    )
-    assert done.returncode == 0 and done.stdout.strip().splitlines()[-1].startswith("ok"), done.stderr[-3000:]
+    nlu = str(PROJECT_ROOT / "tests" / "nlu")
+    env = {"ENGINE_FAST_LOAD": "1" if fast else "0"}
+    run_in_engine(check("model_load_check.py"), str(model_path()), nlu, str(out), env=env)
     result: list[dict[str, object]] = json.loads(out.read_text(encoding="utf-8"))
     return result
 

@@ -186,7 +186,7 @@ class Conversations:
     async def answer(self, inbound: Inbound) -> list[dict[str, Any]] | None:
         """Ask the engine (one message at a time per sender) and deliver; None while the engine is down."""
         if inbound.id in self.in_flight:
-            return None
+            return await self._answered_here(inbound)
         self.in_flight.add(inbound.id)
         try:
             async with self.locks.hold(inbound.sender_id):
@@ -197,6 +197,17 @@ class Conversations:
                 return await self._answer_leased(inbound)
         finally:
             self.in_flight.discard(inbound.id)
+
+    async def _answered_here(self, inbound: Inbound) -> list[dict[str, Any]] | None:
+        """Another task of this gateway is answering the message (a retry round took it just as its own
+        request came): wait for that answer rather than report the engine unavailable."""
+        deadline = time.monotonic() + self.lease_seconds
+        while inbound.id in self.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        current = await self.inbox.get(inbound.id)
+        if current is not None and current.status == "answered":
+            return current.replies or []
+        return None
 
     async def _answer_leased(self, inbound: Inbound) -> list[dict[str, Any]] | None:
         """Answer under a lease, so that another gateway replica never answers the same message too."""

@@ -83,3 +83,20 @@ async def test_a_large_backlog_is_retried_senders_side_by_side_each_in_order(
         assert [b for b in sent if b.startswith("eco:")] == [f"eco: {t}" for t in texts[phone]]
     assert engine.max_active == 1  # never two messages of one sender at once
     assert 1 < engine.peak <= 8  # senders side by side, within the engine slots
+
+
+async def test_a_request_whose_message_a_retry_round_took_gets_that_answer(
+    start_gateway: StartGateway, engine: FakeEngine
+) -> None:
+    gateway = await start_gateway(engine_timeout_seconds=5.0)
+    engine.delays["hola"] = 0.3
+    inbox = gateway.conversations.inbox
+    stored, _ = await inbox.record("webchat", "race-1", "web:a:race", None, "hola", {})
+    # The retry round takes the message first; its own request arrives while the engine works on it.
+    retry = asyncio.ensure_future(gateway.conversations.retry_pending())
+    await asyncio.sleep(0.05)
+    assert stored.id in gateway.conversations.in_flight
+    replies = await gateway.conversations.answer(stored)
+    assert replies == [{"recipient_id": "web:a:race", "text": "eco: hola"}]
+    assert await retry == 1
+    assert engine.messages == ["hola"]  # asked once

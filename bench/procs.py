@@ -85,47 +85,10 @@ def peak_memory_mb(pid: int) -> float | None:
     return round(total_kb / 1024, 1) if seen else None
 
 
-def start(stack: Stack, timeout: float = 180.0, poll: float = 0.1) -> dict[str, float]:
-    """Start every service of the stack (like `Stack.start`, polling faster) and return, per service, the
-    seconds from the start until its ready URL answered. Raises (after stopping the stack) when one dies
-    or is not ready in time."""
-    begin = time.perf_counter()
-    for service in stack.members:
-        output = None
-        if stack.log_dir is not None:
-            stack.log_dir.mkdir(parents=True, exist_ok=True)
-            output = (stack.log_dir / f"{service.name.replace(' ', '-')}.log").open("ab")
-        service.process = subprocess.Popen(
-            service.command,
-            cwd=stack.root,
-            env={**os.environ, **service.env},
-            stdout=output,
-            stderr=subprocess.STDOUT if output else None,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        if output is not None:
-            output.close()
-    ready: dict[str, float] = {}
-    deadline = begin + timeout
-    while len(ready) < len(stack.members):
-        for service in stack.members:
-            if service.name in ready:
-                continue
-            assert service.process is not None
-            if service.process.poll() is not None:
-                stack.stop()
-                raise RuntimeError(f"{service.name} exited with code {service.process.returncode}")
-            if http_ok(service.ready_url, timeout=2) is not None:
-                ready[service.name] = round(time.perf_counter() - begin, 2)
-                print(f"    {service.name} ready after {ready[service.name]:.1f} s", flush=True)
-        if len(ready) < len(stack.members):
-            if time.perf_counter() > deadline:
-                stack.stop()
-                missing = [s.name for s in stack.members if s.name not in ready]
-                raise TimeoutError(f"not ready after {timeout:.0f} s: {', '.join(missing)}")
-            time.sleep(poll)
-    return ready
+def start(stack: Stack, timeout: float = 180.0) -> dict[str, float]:
+    """Start the stack, polling its services often (start-up times are measured); seconds until each
+    service was ready."""
+    return stack.start(timeout, poll=0.1)
 
 
 def wait_for(check: Callable[[], bool], timeout: float, poll: float = 0.1) -> bool:

@@ -107,12 +107,14 @@ class Stack:
         self.root = root
         self.log_dir = log_dir
 
-    def start(self, timeout: float = 180.0) -> None:
-        """Start every service and wait until each answers; raise if one dies or times out."""
+    def start(self, timeout: float = 180.0, poll: float = 0.5) -> dict[str, float]:
+        """Start every service and wait until each answers; return, per service, the seconds until it
+        was ready. Raises (after stopping the stack) when one dies or is not ready in time."""
         busy = [s.name for s in self.members if _answers(s.ready_url)]
         if busy:
             # Another copy is already listening: ours could not bind, and answers would come from it.
             raise RuntimeError(f"already running elsewhere: {', '.join(busy)} (stop it first)")
+        begin = time.monotonic()
         for service in self.members:
             output = None
             if self.log_dir is not None:
@@ -124,9 +126,12 @@ class Stack:
                 env={**os.environ, **service.env},
                 stdout=output,
                 stderr=subprocess.STDOUT if output else None,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
+            if output is not None:
+                output.close()  # the child holds its own copy
+        ready: dict[str, float] = {}
         pending = list(self.members)
         while pending:
             for service in list(pending):
@@ -135,12 +140,15 @@ class Stack:
                     self.stop()
                     raise RuntimeError(f"{service.name} exited with code {service.process.returncode}")
                 if _answers(service.ready_url):
-                    print(f"  {service.name} ready", flush=True)
+                    ready[service.name] = round(time.monotonic() - begin, 2)
+                    print(f"  {service.name} ready after {ready[service.name]:.1f} s", flush=True)
                     pending.remove(service)
-            if pending and time.monotonic() > deadline:
+            if pending and time.monotonic() > begin + timeout:
                 self.stop()
                 raise TimeoutError(f"not ready after {timeout:.0f} s: {', '.join(s.name for s in pending)}")
-            time.sleep(0.5)
+            if pending:
+                time.sleep(poll)
+        return ready
 
     def dead(self) -> list[Service]:
         """Services whose process has exited."""

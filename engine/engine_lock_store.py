@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Text, TypeVar
 
@@ -41,10 +43,23 @@ class SQLiteLockStore(LockStore):
         if connection is None:
             # Autocommit mode: transactions are opened explicitly (BEGIN IMMEDIATE) where they matter.
             connection = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
+            self._enter_wal(connection)
             connection.execute("PRAGMA synchronous=NORMAL")
             self._local.connection = connection
         return connection
+
+    @staticmethod
+    def _enter_wal(connection: sqlite3.Connection) -> None:
+        # Workers opening a new file at once: switching it to WAL needs the file to themselves, and SQLite
+        # answers "locked" at once rather than waiting (its busy timeout does not cover that switch).
+        for attempt in range(100):
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == 99:
+                    raise
+                time.sleep(0.01 + random.random() * 0.02)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

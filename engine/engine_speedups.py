@@ -10,9 +10,21 @@
    first answer. One forward pass through the same loss computation, eagerly, creates the same weights,
    which are then loaded from the model as before. Fine-tuning (which needs the optimizer) keeps Rasa's
    way. Patched when Rasa's module is first imported; ENGINE_FAST_LOAD=0 turns it off.
+   Rasa's events schema is a `oneOf` of 23 event types, which fastjsonschema tries one by one, building a
+   detailed exception for each that fails; each event is checked against its own type's schema instead
+   (same decision).
 3. Every parse and every prediction, Rasa's graph runner recomputes which nodes its targets need by
    walking the (fixed) graph recursively, without memory: about 4% of the engine's time per message.
    The runner's own schema never changes once it is built, so each runner remembers the answer.
+
+4. (with 1) Rasa builds its action-response schema anew for every call; it is built once.
+5. For every prediction, RulePolicy matches every rule against the conversation's states, turn by turn:
+   about 10% of the engine's time per message. Which rules match depends only on the last turns (as
+   many as the longest rule has), so a loaded policy remembers the answer for those turns (a bounded
+   memory; a policy being trained is left alone).
+6. DIET predicts through a tf.function with a fixed input signature, which on every call matches its
+   inputs against the signature and its traced graphs (about 1.2 of the 9 ms a parse takes here); its one
+   concrete graph is called directly instead (the same graph, so the same numbers).
 
 ENGINE_SPEEDUPS=0 leaves Rasa untouched (the benchmark runs its stock bot that way).
 """
@@ -38,14 +50,81 @@ except ImportError:  # not installed: jsonschema alone, as before
 
 _MAX_SCHEMAS = 32
 _validators: OrderedDict[str, Any] = OrderedDict()
+_by_identity: dict[int, tuple[Any, Any]] = {}  # id(schema) -> (that schema, its entry): no json key to build
 _original_validate = jsonschema.validate
+fallbacks = 0  # instances the compiled check did not accept (jsonschema decided them); read by the checks
 
 
-def validate(instance: Any, schema: Any, cls: Any = None, *args: Any, **kwargs: Any) -> None:
-    """`jsonschema.validate` with the schema check and the validator cached per distinct schema.
+def _discriminator(items: Any) -> Optional[tuple[str, dict[Any, Any]]]:
+    """For an object schema whose `oneOf` branches each fix a required property to a distinct constant
+    (Rasa's events: `"event": {"const": "slot"}`, ...), that property and each constant's branch."""
+    branches = items.get("oneOf") if isinstance(items, dict) else None
+    if not isinstance(branches, list) or not branches or not all(isinstance(b, dict) for b in branches):
+        return None
+    for key in items.get("required", []):
+        consts = [b.get("properties", {}).get(key, {}) for b in branches]
+        if not all(isinstance(c, dict) and isinstance(c.get("const"), str) for c in consts):
+            continue
+        values = [c["const"] for c in consts]
+        if len(set(values)) == len(values):
+            return key, dict(zip(values, branches))
+    return None
 
-    A valid instance is accepted by the schema compiled to Python (fastjsonschema); anything it rejects
-    goes through jsonschema, which decides and raises the error Rasa expects."""
+
+def _compile(schema: Any) -> Optional[Callable[[Any], None]]:
+    """A function that returns when `instance` is valid and raises otherwise (some valid instances may be
+    refused too: jsonschema then decides), or None.
+
+    fastjsonschema tries every `oneOf` branch and builds a detailed exception for each one that fails:
+    23 for each event of an action response, about 0.6 ms per event here. Where the branches are told
+    apart by a constant (see `_discriminator`), an item with constant c can only satisfy c's branch, so
+    `oneOf` holds exactly when that branch does: each item is checked against it alone."""
+    whole = fastjsonschema.compile(schema)
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict):
+        return whole
+    split: dict[str, tuple[str, dict[Any, Callable[[Any], Any]]]] = {}
+    for name, array in properties.items():
+        if isinstance(array, dict) and array.get("type") == "array" and isinstance(array.get("items"), dict):
+            found = _discriminator(array["items"])
+            if found is not None:
+                key, branches = found
+                base = {k: v for k, v in array["items"].items() if k != "oneOf"}
+                split[name] = (
+                    key,
+                    {c: fastjsonschema.compile({"allOf": [base, b]}) for c, b in branches.items()},
+                )
+    if not split:
+        return whole
+    outer = fastjsonschema.compile(
+        {
+            **schema,
+            "properties": {
+                **properties,
+                **{n: {k: v for k, v in properties[n].items() if k != "items"} for n in split},
+            },
+        }
+    )
+
+    def check(instance: Any) -> None:
+        outer(instance)  # an object, each split property an array (when present), the rest as declared
+        if not isinstance(instance, dict):
+            raise fastjsonschema.JsonSchemaException("not an object")
+        for name, (key, branches) in split.items():
+            for item in instance.get(name) or ():
+                value = item.get(key) if isinstance(item, dict) else None
+                branch = branches.get(value) if isinstance(value, str) else None
+                if branch is None:
+                    raise fastjsonschema.JsonSchemaException(f"no branch for {name} item")
+                branch(item)
+
+    return check
+
+
+def _entry(schema: Any, cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    known = _by_identity.get(id(schema))
+    if known is not None and known[0] is schema and cls is None and not args and not kwargs:
+        return known[1]
     key = json.dumps(schema, sort_keys=True, default=str) + repr(cls)
     entry = _validators.get(key)
     if entry is None:
@@ -54,7 +133,7 @@ def validate(instance: Any, schema: Any, cls: Any = None, *args: Any, **kwargs: 
         fast = None
         if fastjsonschema is not None and cls is None and not args and not kwargs:
             try:
-                fast = fastjsonschema.compile(schema)
+                fast = _compile(schema)
             except Exception:  # a schema it cannot compile: jsonschema alone
                 fast = None
         entry = (checker(schema, *args, **kwargs), fast)
@@ -63,13 +142,28 @@ def validate(instance: Any, schema: Any, cls: Any = None, *args: Any, **kwargs: 
             _validators.popitem(last=False)
     else:
         _validators.move_to_end(key)
-    validator, fast = entry
+    if cls is None and not args and not kwargs:
+        if len(_by_identity) >= _MAX_SCHEMAS:
+            _by_identity.clear()
+        # Keeps the schema alive, so its id cannot be reused by another object while it is here.
+        _by_identity[id(schema)] = (schema, entry)
+    return entry
+
+
+def validate(instance: Any, schema: Any, cls: Any = None, *args: Any, **kwargs: Any) -> None:
+    """`jsonschema.validate` with the schema check and the validator cached per distinct schema.
+
+    A valid instance is accepted by the schema compiled to Python (fastjsonschema); anything it rejects
+    goes through jsonschema, which decides and raises the error Rasa expects. A schema object seen before
+    is found by identity (schemas are constants; Rasa never changes one after using it)."""
+    global fallbacks
+    validator, fast = _entry(schema, cls, args, kwargs)
     if fast is not None:
         try:
             fast(instance)
             return
         except fastjsonschema.JsonSchemaException:
-            pass
+            fallbacks += 1
     error = best_match(validator.iter_errors(instance))
     if error is not None:
         raise error
@@ -116,6 +210,40 @@ def _patch_model_loading(module: ModuleType) -> None:
         return model
 
     rasa_model.load = classmethod(load)
+
+
+# --- 6. DIET's prediction step called as the one graph it has ----------------------------------------------------
+_concrete: OrderedDict[int, tuple[Any, Any]] = OrderedDict()  # id(tf.function) -> (it, its concrete function)
+
+
+def _patch_prediction(module: ModuleType) -> None:
+    rasa_model = module.RasaModel
+    original = rasa_model._rasa_predict
+
+    def _rasa_predict(self: Any, batch_in: Any) -> Any:
+        step = self._tf_predict_step
+        if step is None or self._run_eagerly or not self.prepared_for_prediction:
+            return original(self, batch_in)  # the first call builds the tf.function (or runs eagerly)
+        known = _concrete.get(id(step))
+        if known is None or known[0] is not step:
+            # Its input signature is fixed, so it has exactly one graph: calling that graph directly
+            # skips matching the inputs against the traced graphs on every call.
+            known = _concrete[id(step)] = (step, step.get_concrete_function())
+            if len(_concrete) > 16:
+                _concrete.popitem(last=False)
+        self._training = False
+        outputs = module.tf_utils.sync_to_numpy_or_python_type(known[1](batch_in))
+        if module.DIAGNOSTIC_DATA in outputs:
+            outputs[module.DIAGNOSTIC_DATA] = self._empty_lists_to_none_in_dict(outputs[module.DIAGNOSTIC_DATA])
+        return outputs
+
+    rasa_model._rasa_predict = _rasa_predict
+
+
+def _patch_tensorflow_models(module: ModuleType) -> None:
+    _patch_prediction(module)
+    if os.environ.get("ENGINE_FAST_LOAD", "1") != "0":
+        _patch_model_loading(module)
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):
@@ -171,7 +299,75 @@ def _patch_graph_runner(module: ModuleType) -> None:
     runner.__init__ = __init__
 
 
-if ENABLED and os.environ.get("ENGINE_FAST_LOAD", "1") != "0":
-    sys.meta_path.insert(0, _PatchOnImport("rasa.utils.tensorflow.models", _patch_model_loading))
+# --- 4. one action-response schema object, so that its validator is found by identity ---------------------
+def _patch_remote_action(module: ModuleType) -> None:
+    action = module.RemoteAction
+    spec = action.action_response_format_spec()  # a new dict of constants on every call in Rasa
+
+    def action_response_format_spec() -> Any:
+        return spec
+
+    action.action_response_format_spec = staticmethod(action_response_format_spec)
+
+
+# --- 5. the rules that match the last turns, remembered -------------------------------------------------------
+_RULE_MEMO_SIZE = 4096
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable twin of a dialogue state: equal twins for equal states, never for a list and a tuple
+    (the rule matcher tells them apart)."""
+    if isinstance(value, dict):
+        return ("d", tuple(sorted((k, _freeze(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_freeze(v) for v in value))
+    hash(value)  # anything else must be hashable as it is (TypeError otherwise: no memory)
+    return value
+
+
+def _patch_rule_policy(module: ModuleType) -> None:
+    policy = module.RulePolicy
+    original_keys = policy._get_possible_keys
+    original_load = policy.load.__func__
+
+    def load(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        loaded = original_load(cls, *args, **kwargs)
+        # A loaded policy's lookups never change (training edits them while it builds them): only then
+        # may the answers be remembered.
+        loaded._speedups_memo = {}
+        return loaded
+
+    def _get_possible_keys(self: Any, lookup: dict, states: list) -> set:
+        memo = getattr(self, "_speedups_memo", None)
+        if memo is None or not isinstance(lookup, dict):
+            return original_keys(self, lookup, states)
+        known = memo.get(id(lookup))
+        if known is None or known[0] is not lookup:
+            longest = max((len(self._rule_key_to_state(key)) for key in lookup), default=0)
+            known = memo[id(lookup)] = (lookup, longest, OrderedDict())
+        _, longest, answers = known
+        # A rule of n turns is decided by the last n states alone (earlier turns always pass): the
+        # last `longest` states decide which rules match.
+        try:
+            key = _freeze(states[-longest:] if longest else [])
+        except TypeError:
+            return original_keys(self, lookup, states)
+        found = answers.get(key)
+        if found is None:
+            found = answers[key] = frozenset(original_keys(self, lookup, states))
+            if len(answers) > _RULE_MEMO_SIZE:
+                answers.popitem(last=False)
+        else:
+            answers.move_to_end(key)
+        return set(found)
+
+    policy.load = classmethod(load)
+    policy._get_possible_keys = _get_possible_keys
+    policy._speedups_original_keys = original_keys
+
+
 if ENABLED:
+    sys.meta_path.insert(0, _PatchOnImport("rasa.utils.tensorflow.models", _patch_tensorflow_models))
     sys.meta_path.insert(0, _PatchOnImport("rasa.engine.runner.dask", _patch_graph_runner))
+    sys.meta_path.insert(0, _PatchOnImport("rasa.core.actions.action", _patch_remote_action))
+    sys.meta_path.insert(0, _PatchOnImport("rasa.core.policies.rule_policy", _patch_rule_policy))

@@ -40,9 +40,9 @@ _REMEMBERED = 10_000
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")  # several engine workers may share the file
+    cursor.execute("PRAGMA journal_mode=WAL")  # already so: `bot serve` prepares the file before they start
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 

@@ -1,7 +1,8 @@
 """Run by the engine's Python: parse messages with a trained model and print what the NLU predicted.
 
-The end-to-end test runs it with and without the engine's fast model loading (ENGINE_FAST_LOAD) and
-compares: the same intents, confidences and entities either way.
+The end-to-end test runs it with and without the engine's speed-ups (ENGINE_SPEEDUPS: the fast model
+loading and the direct call of DIET's prediction graph among them) and compares: the same intents,
+confidences and entities either way.
 
 Usage: python tests/engine/model_load_check.py MODEL.tar.gz NLU_YAML_FOLDER
 """
@@ -35,7 +36,10 @@ async def predictions(model: str, folder: str) -> list[dict]:
             }
         )
     print(json.dumps({"load_seconds": round(loaded, 2)}), file=sys.stderr)
-    return found
+    import engine_speedups
+
+    # How many prediction graphs were called directly (0 when the speed-ups are off).
+    return [{"direct_graphs": len(engine_speedups._concrete)}, *found]
 
 
 if __name__ == "__main__":

@@ -49,6 +49,14 @@ BROKEN = [
     {"events": [{"event": "bot", "timestamp": "yesterday"}]},
     {"events": [{"event": "entities", "entities": [{"start": "0"}]}]},
     {"events": [{"event": "slot", "name": "plan", "value": 1, "metadata": []}]},
+    {"events": [1]},
+    {"events": [{"event": 3}]},
+    {"events": [{"event": ["slot"], "name": "plan", "value": 1}]},
+    {"events": [{"event": None}]},
+    {"events": [{"event": "slot", "name": "plan", "value": 1}, {"event": "nope"}]},
+    {"events": [{"event": "user", "parse_data": {"entities": [{"entity": "plan"}]}}]},
+    {"events": [{"event": "user", "parse_data": {"response_selector": []}}]},
+    {"events": None},
 ]
 
 
@@ -75,6 +83,13 @@ def main() -> int:
                 decide(engine_speedups._original_validate, case),
             )
             assert ours == theirs, (case, ours, theirs)
+    # Valid responses are accepted by the compiled check alone: jsonschema is not asked again.
+    before = engine_speedups.fallbacks
+    for response in VALID:
+        assert decide(engine_speedups.validate, response) is None
+    assert engine_speedups.fallbacks == before, "a valid response fell back to jsonschema"
+    # Rasa's schema for action responses is one object (found by identity, no key to build).
+    assert RemoteAction.action_response_format_spec() is RemoteAction.action_response_format_spec()
     accepted = sum(decide(engine_speedups.validate, case) is None for case in cases)
     assert accepted >= len(VALID) and accepted < len(cases), accepted
     assert engine_speedups.fastjsonschema is not None, "fastjsonschema is not installed in the engine"

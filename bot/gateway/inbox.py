@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.store.models import ChannelOptions, DeliveryStatus, InboundMessage, User
+from bot.handoff.queue import ACTIVE
+from bot.store.models import ChannelOptions, DeliveryStatus, Handoff, InboundMessage, User
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,22 @@ class Inbound:
     replies: list[dict[str, Any]] | None
     # A replica holds a live lease on it (it is being answered right now).
     leased: bool = False
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What one trip to the store found before answering a message (see `Inbox.take`)."""
+
+    # The sender's unanswered messages that arrived earlier (nothing was claimed when there are some).
+    earlier: list[Inbound]
+    # This replica now holds the message's lease.
+    claimed: bool
+    # The message as stored once claimed (replies kept from an earlier, undelivered answer).
+    current: Inbound | None = None
+    # The sender's conversation is handed off to a person.
+    handed_off: bool = False
+    # The numbered options last offered to the sender (asked for WhatsApp messages only).
+    options: list[dict[str, str]] | None = None
 
 
 def _leased(row: InboundMessage) -> bool:
@@ -108,10 +125,12 @@ class Inbox:
 
         def run() -> None:
             with self._sessions.begin() as session:
-                row = session.get(InboundMessage, message_id)
-                if row is not None:
-                    row.status, row.replies, row.answered_at = "answered", replies, _now()
-                    row.claimed_until = None
+                session.execute(
+                    update(InboundMessage)
+                    .where(InboundMessage.id == message_id)
+                    .values(status="answered", replies=replies, answered_at=_now(), claimed_until=None)
+                    .execution_options(synchronize_session=False)
+                )
 
         await asyncio.to_thread(run)
 
@@ -139,27 +158,62 @@ class Inbox:
 
         return await asyncio.to_thread(run)
 
-    async def claim(self, message_id: int, owner: str, seconds: float) -> bool:
-        """Lease a pending message to one gateway replica; False when another holds a live lease on it."""
+    @staticmethod
+    def _claim(session: Session, message_id: int, owner: str, moment: datetime, seconds: float) -> bool:
+        result = session.execute(
+            update(InboundMessage)
+            .where(
+                InboundMessage.id == message_id,
+                InboundMessage.status == "pending",
+                or_(
+                    InboundMessage.claimed_until.is_(None),
+                    InboundMessage.claimed_until < moment,
+                    InboundMessage.claimed_by == owner,
+                ),
+            )
+            .values(claimed_by=owner, claimed_until=moment + timedelta(seconds=seconds))
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
-        def run() -> bool:
+    async def take(
+        self,
+        message: Inbound,
+        owner: str,
+        seconds: float,
+        earlier: bool = True,
+        options: bool = False,
+    ) -> Taken:
+        """Before answering a message, in one transaction: the sender's earlier unanswered messages (when
+        asked; if there are some, nothing else is done: they go first); else this message's lease (as
+        `claim`), its stored state, whether the sender is handed off, and (when asked) their options."""
+
+        def run() -> Taken:
             moment = _now()
             with self._sessions.begin() as session:
-                result = session.execute(
-                    update(InboundMessage)
-                    .where(
-                        InboundMessage.id == message_id,
-                        InboundMessage.status == "pending",
-                        or_(
-                            InboundMessage.claimed_until.is_(None),
-                            InboundMessage.claimed_until < moment,
-                            InboundMessage.claimed_by == owner,
-                        ),
-                    )
-                    .values(claimed_by=owner, claimed_until=moment + timedelta(seconds=seconds))
-                    .execution_options(synchronize_session=False)
+                if earlier:
+                    rows = session.scalars(
+                        select(InboundMessage)
+                        .where(
+                            InboundMessage.sender_id == message.sender_id,
+                            InboundMessage.status == "pending",
+                            InboundMessage.id < message.id,
+                        )
+                        .order_by(InboundMessage.id)
+                    ).all()
+                    if rows:
+                        return Taken([_inbound(r) for r in rows], False)
+                if not self._claim(session, message.id, owner, moment, seconds):
+                    return Taken([], False)
+                row = session.get(InboundMessage, message.id)
+                handed_off = session.scalar(
+                    select(exists().where(Handoff.sender_id == message.sender_id, Handoff.status.in_(ACTIVE)))
                 )
-                return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+                offered = None
+                if options:
+                    kept = session.get(ChannelOptions, message.sender_id)
+                    offered = [] if kept is None else list(kept.options)
+                return Taken([], True, None if row is None else _inbound(row), bool(handed_off), offered)
 
         return await asyncio.to_thread(run)
 
@@ -176,24 +230,6 @@ class Inbox:
                 )
 
         await asyncio.to_thread(run)
-
-    async def earlier_pending(self, sender_id: str, message_id: int) -> list[Inbound]:
-        """The sender's unanswered messages that arrived before this one, oldest first."""
-
-        def run() -> list[Inbound]:
-            with self._sessions() as session:
-                rows = session.scalars(
-                    select(InboundMessage)
-                    .where(
-                        InboundMessage.sender_id == sender_id,
-                        InboundMessage.status == "pending",
-                        InboundMessage.id < message_id,
-                    )
-                    .order_by(InboundMessage.id)
-                )
-                return [_inbound(r) for r in rows]
-
-        return await asyncio.to_thread(run)
 
     async def pending(self, limit: int = 100) -> list[Inbound]:
         """Messages not answered yet, oldest first."""
@@ -243,16 +279,6 @@ class Inbox:
                 session.merge(ChannelOptions(sender_id=sender_id, options=options, updated_at=_now()))
 
         await asyncio.to_thread(run)
-
-    async def options(self, sender_id: str) -> list[dict[str, str]]:
-        """The numbered options last offered to a sender."""
-
-        def run() -> list[dict[str, str]]:
-            with self._sessions() as session:
-                row = session.get(ChannelOptions, sender_id)
-                return [] if row is None else list(row.options)
-
-        return await asyncio.to_thread(run)
 
     async def delivery(self, message_sid: str, status: str, error_code: str | None) -> None:
         """Record Twilio's latest delivery status of an outbound message."""

@@ -17,7 +17,7 @@ from bot.answers.billing import card_data_warning
 from bot.answers.question import Question
 from bot.gateway.engine import EngineClient, EngineUnavailable
 from bot.gateway.handoffs import Handoffs, handoff_request
-from bot.gateway.inbox import Inbound, Inbox
+from bot.gateway.inbox import Inbound, Inbox, Taken
 from bot.gateway.outbound import Send
 from bot.gateway.ratelimit import RATE_LIMIT_MESSAGE, RateLimiter
 from bot.gateway.redact import redact
@@ -190,11 +190,15 @@ class Conversations:
         self.in_flight.add(inbound.id)
         try:
             async with self.locks.hold(inbound.sender_id):
-                # A sender's earlier unanswered messages go first, so answers keep the arrival order.
-                for earlier in await self.inbox.earlier_pending(inbound.sender_id, inbound.id):
-                    if await self._answer_leased(earlier) is None:
-                        return None
-                return await self._answer_leased(inbound)
+                # A sender's earlier unanswered messages go first, so answers keep the arrival order. Most
+                # often there are none, and the same trip to the store claims this message.
+                taken = await self._take(inbound, earlier=True)
+                if taken.earlier:
+                    for earlier in taken.earlier:
+                        if await self._answer_leased(earlier) is None:
+                            return None
+                    taken = await self._take(inbound, earlier=False)
+                return await self._answer_leased(inbound, taken)
         finally:
             self.in_flight.discard(inbound.id)
 
@@ -209,13 +213,22 @@ class Conversations:
             return current.replies or []
         return None
 
-    async def _answer_leased(self, inbound: Inbound) -> list[dict[str, Any]] | None:
+    async def _take(self, inbound: Inbound, earlier: bool) -> Taken:
+        return await self.inbox.take(
+            inbound, self.owner, self.lease_seconds, earlier=earlier, options=inbound.channel == WHATSAPP
+        )
+
+    async def _answer_leased(
+        self, inbound: Inbound, taken: Taken | None = None
+    ) -> list[dict[str, Any]] | None:
         """Answer under a lease, so that another gateway replica never answers the same message too."""
-        if not await self.inbox.claim(inbound.id, self.owner, self.lease_seconds):
+        if taken is None:
+            taken = await self._take(inbound, earlier=False)
+        if not taken.claimed:
             return await self._answered_elsewhere(inbound)
         replies = None
         try:
-            replies = await self._answer_claimed(inbound)
+            replies = await self._answer_claimed(inbound, taken)
             return replies
         finally:
             if replies is None:  # answering ended the lease already
@@ -233,19 +246,19 @@ class Conversations:
             await asyncio.sleep(0.05)
         return None
 
-    async def _answer_claimed(self, inbound: Inbound) -> list[dict[str, Any]] | None:
+    async def _answer_claimed(self, inbound: Inbound, taken: Taken) -> list[dict[str, Any]] | None:
         """The message is ours: answer it (or return its stored answer)."""
-        current = await self.inbox.get(inbound.id)
+        current = taken.current
         if current is not None and current.status == "answered":
             return current.replies or []
-        if self.handoffs is not None and await self.handoffs.intercept(inbound):
+        if self.handoffs is not None and taken.handed_off and await self.handoffs.intercept(inbound):
             # A person handles this conversation: the assistant stays silent.
             await self.inbox.answered(inbound.id, [])
             return []
         # Replies kept on a pending message: the engine answered and only the delivery failed.
         replies = None if current is None else current.replies
         if replies is None:
-            replies = await self._replies(inbound)
+            replies = await self._replies(inbound, taken.options or [])
             if replies is None:
                 if await self.inbox.attempted(inbound.id) == 1 and inbound.channel == WHATSAPP:
                     await self._deliver(inbound, [{"text": APOLOGY}])
@@ -260,7 +273,7 @@ class Conversations:
         await self.inbox.answered(inbound.id, replies)
         return replies
 
-    async def _replies(self, inbound: Inbound) -> list[dict[str, Any]] | None:
+    async def _replies(self, inbound: Inbound, options: list[dict[str, str]]) -> list[dict[str, Any]] | None:
         """The bot's messages for a stored message, or None when the engine is unavailable."""
         kind = inbound.meta.get("kind", "text")
         if kind != "text":
@@ -272,7 +285,7 @@ class Conversations:
             return self._rate_limited(inbound.sender_id)
         text = inbound.text
         if inbound.channel == WHATSAPP:
-            text = chosen_option(text, await self.inbox.options(inbound.sender_id)) or text
+            text = chosen_option(text, options) or text
         metadata = {k: v for k, v in inbound.meta.items() if k == "identity"}
         try:
             # Bounded: under overload messages wait here (stored, in order) instead of piling onto the

@@ -1,0 +1,62 @@
+"""`Inbox.take`: one trip to the store before answering a message finds what the answer needs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.gateway.inbox import Inbox
+from bot.store.db import make_engine, make_sessionmaker
+from bot.store.models import ChannelOptions, Handoff
+
+
+def _inbox(database_url: str) -> tuple[Inbox, sessionmaker[Session]]:
+    sessions = make_sessionmaker(make_engine(database_url))
+    return Inbox(sessions), sessions
+
+
+async def test_earlier_unanswered_messages_come_back_and_nothing_is_claimed(database_url: str) -> None:
+    inbox, _ = _inbox(database_url)
+    first, _ = await inbox.record("whatsapp", "SM1", "wa:+1", "whatsapp:+1", "uno", {})
+    second, _ = await inbox.record("whatsapp", "SM2", "wa:+1", "whatsapp:+1", "dos", {})
+    taken = await inbox.take(second, "replica-a", 30)
+    assert [m.id for m in taken.earlier] == [first.id] and not taken.claimed
+    assert not (await inbox.get(second.id)).leased  # type: ignore[union-attr]
+    # Asked without the earlier ones (they were answered first): claimed.
+    taken = await inbox.take(second, "replica-a", 30, earlier=False)
+    assert taken.claimed and taken.current is not None and taken.current.text == "dos"
+    assert (await inbox.get(second.id)).leased  # type: ignore[union-attr]
+
+
+async def test_a_message_another_replica_holds_is_not_claimed(database_url: str) -> None:
+    inbox, _ = _inbox(database_url)
+    message, _ = await inbox.record("webchat", "w1", "web:7", None, "hola", {})
+    assert (await inbox.take(message, "replica-a", 30)).claimed
+    assert not (await inbox.take(message, "replica-b", 30)).claimed
+    assert (await inbox.take(message, "replica-a", 30)).claimed  # its own lease, renewed
+    await inbox.answered(message.id, [{"text": "hola"}])
+    assert not (await inbox.take(message, "replica-a", 30)).claimed  # answered: nothing to claim
+    stored = await inbox.get(message.id)
+    assert stored is not None and stored.status == "answered" and not stored.leased
+    assert stored.replies == [{"text": "hola"}]
+
+
+async def test_hand_off_and_offered_options_come_with_the_claim(database_url: str) -> None:
+    inbox, sessions = _inbox(database_url)
+    message, _ = await inbox.record("whatsapp", "SM9", "wa:+2", "whatsapp:+2", "2", {})
+    taken = await inbox.take(message, "replica-a", 30, options=True)
+    assert taken.claimed and not taken.handed_off and taken.options == []
+    options = [{"title": "Expert", "payload": "/x"}]
+    with sessions.begin() as session:
+        session.add(ChannelOptions(sender_id="wa:+2", options=options, updated_at=datetime.now(UTC)))
+        session.add(
+            Handoff(sender_id="wa:+2", channel="whatsapp", reason="asked", created_at=datetime.now(UTC))
+        )
+    taken = await inbox.take(message, "replica-a", 30, options=True)
+    assert taken.handed_off and taken.options == options
+    assert (await inbox.take(message, "replica-a", 30)).options is None  # not asked for
+    with sessions.begin() as session:
+        for handoff in session.query(Handoff).filter_by(sender_id="wa:+2"):
+            handoff.status = "resolved"
+    assert not (await inbox.take(message, "replica-a", 30)).handed_off

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.handoff.queue import ACTIVE
-from bot.store.models import ChannelOptions, DeliveryStatus, Handoff, InboundMessage, User
+from bot.store.models import ChannelOptions, DeliveryStatus, Handoff, InboundMessage, OutboundMessage, User
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,17 @@ class Inbound:
     replies: list[dict[str, Any]] | None
     # A replica holds a live lease on it (it is being answered right now).
     leased: bool = False
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What an answer sends on a text channel: its texts to the recipient, in order, and the numbered
+    options it offers the sender (remembered, so that "2" picks the second)."""
+
+    recipient: str
+    texts: list[str]
+    sender_id: str
+    options: list[dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -119,29 +130,41 @@ class Inbox:
 
         return await asyncio.to_thread(run)
 
-    async def answered(self, message_id: int, replies: list[dict[str, Any]]) -> None:
+    async def answered(
+        self, message_id: int, replies: list[dict[str, Any]], outgoing: Outgoing | None = None
+    ) -> None:
         """Mark a message answered, keep the replies (a retried webchat request gets them again) and end
-        its lease, in one write."""
+        its lease; with `outgoing`, queue its texts in the outbox and remember the options offered, in
+        the same transaction: the answer is queued exactly once, whatever fails after it."""
 
         def run() -> None:
             with self._sessions.begin() as session:
+                moment = _now()
                 session.execute(
                     update(InboundMessage)
                     .where(InboundMessage.id == message_id)
-                    .values(status="answered", replies=replies, answered_at=_now(), claimed_until=None)
+                    .values(status="answered", replies=replies, answered_at=moment, claimed_until=None)
                     .execution_options(synchronize_session=False)
                 )
-
-        await asyncio.to_thread(run)
-
-    async def replied(self, message_id: int, replies: list[dict[str, Any]]) -> None:
-        """Keep the replies of a message still to be delivered (a retry delivers them, not asks again)."""
-
-        def run() -> None:
-            with self._sessions.begin() as session:
-                row = session.get(InboundMessage, message_id)
-                if row is not None:
-                    row.replies = replies
+                if outgoing is None:
+                    return
+                session.add_all(
+                    OutboundMessage(
+                        recipient=outgoing.recipient,
+                        body=body,
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=moment,
+                        created_at=moment,
+                    )
+                    for body in outgoing.texts
+                )
+                if outgoing.options:
+                    session.merge(
+                        ChannelOptions(
+                            sender_id=outgoing.sender_id, options=list(outgoing.options), updated_at=moment
+                        )
+                    )
 
         await asyncio.to_thread(run)
 

@@ -66,7 +66,7 @@ class Outbox:
     async def send(self, to: str, body: str) -> None:
         """Store a text, then try to deliver the recipient's pending texts now; failures are retried later."""
 
-        def run() -> None:
+        def run() -> list[tuple[int, str, str, datetime]]:
             with self._sessions.begin() as session:
                 moment = _now()
                 session.add(
@@ -79,10 +79,15 @@ class Outbox:
                         created_at=moment,
                     )
                 )
+            return self._pending(to)
 
-        await asyncio.to_thread(run)
-        queue = [(i, b, due) for i, r, b, due in await asyncio.to_thread(self._pending, to) if r == to]
+        queue = [(i, b, due) for i, r, b, due in await asyncio.to_thread(run) if r == to]
         await self._deliver(to, queue)
+
+    async def deliver_to(self, to: str) -> int:
+        """Try to deliver one recipient's pending texts now, in order; return how many went out."""
+        queue = [(i, b, due) for i, r, b, due in await asyncio.to_thread(self._pending, to) if r == to]
+        return await self._deliver(to, queue)
 
     async def run_forever(self, idle_seconds: float = 1.0) -> None:
         """Deliver whenever texts are queued, and retry failed ones when they are due."""
@@ -194,10 +199,18 @@ class Outbox:
 
     def _sent(self, row_id: int, provider_id: str) -> None:
         with self._sessions.begin() as session:
-            row = session.get(OutboundMessage, row_id)
-            if row is not None:
-                row.status, row.sent_at, row.claimed_until = "sent", _now(), None
-                row.provider_id, row.in_flight_since = provider_id[:64], None
+            session.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id == row_id)
+                .values(
+                    status="sent",
+                    sent_at=_now(),
+                    claimed_until=None,
+                    provider_id=provider_id[:64],
+                    in_flight_since=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
 
     def _failed(self, row_id: int, error: str, refused: bool) -> None:
         with self._sessions.begin() as session:

@@ -17,7 +17,7 @@ from bot.answers.billing import card_data_warning
 from bot.answers.question import Question
 from bot.gateway.engine import EngineClient, EngineUnavailable
 from bot.gateway.handoffs import Handoffs, handoff_request
-from bot.gateway.inbox import Inbound, Inbox, Taken
+from bot.gateway.inbox import Inbound, Inbox, Outgoing, Taken
 from bot.gateway.outbound import Send
 from bot.gateway.ratelimit import RATE_LIMIT_MESSAGE, RateLimiter
 from bot.gateway.redact import redact
@@ -107,8 +107,10 @@ class Conversations:
         # This replica's name on message leases, and how long a lease lasts (the engine's timeout and some).
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.lease_seconds = settings.engine_timeout_seconds + 20.0
-        # Set by the application when outbound texts go through the outbox: delivers what is due now.
+        # Set by the application when outbound texts go through the outbox: delivers what is due now, to
+        # everyone or to one recipient.
         self.flush: Callable[[], Awaitable[int]] | None = None
+        self.deliver_to: Callable[[str], Awaitable[int]] | None = None
 
     def card_notice(self) -> str:
         """Tell the user not to send card data, and how to add a card safely (from the catalogue facts)."""
@@ -267,10 +269,16 @@ class Conversations:
                 replies, reason = handoff_request(replies)
                 if reason is not None:
                     replies = [*replies, *await self.handoffs.start(inbound, reason, replies)]
-            if inbound.channel == WHATSAPP:
-                await self.inbox.replied(inbound.id, replies)
-        await self._deliver(inbound, replies)
-        await self.inbox.answered(inbound.id, replies)
+        if inbound.channel != WHATSAPP or inbound.reply_to is None or self.deliver_to is None:
+            await self._deliver(inbound, replies)  # the webchat: the request returns the replies
+            await self.inbox.answered(inbound.id, replies)
+            return replies
+        # Answered and its texts queued in one transaction: neither asked again nor sent twice, whatever
+        # fails next; then the outbox delivers them (now, or on its retries).
+        rendered = for_text_channel(replies)
+        outgoing = Outgoing(inbound.reply_to, list(rendered.texts), inbound.sender_id, list(rendered.options))
+        await self.inbox.answered(inbound.id, replies, outgoing)
+        await self.deliver_to(inbound.reply_to)
         return replies
 
     async def _replies(self, inbound: Inbound, options: list[dict[str, str]]) -> list[dict[str, Any]] | None:

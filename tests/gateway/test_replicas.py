@@ -1,10 +1,23 @@
-"""Two gateway replicas sharing one store: each message is answered once, in order, and delivered once."""
+"""Gateway replicas sharing one store: each message is answered once, in order, and delivered once."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from tests.gateway.conftest import ANA_PHONE, FakeEngine, FakeTwilio, StartGateway, inbound, incoming, rows
+import pytest
+import sqlalchemy.exc
+
+from tests.gateway.conftest import (
+    ANA_PHONE,
+    FakeEngine,
+    FakeTwilio,
+    Gateway,
+    StartGateway,
+    inbound,
+    incoming,
+    rows,
+)
 
 
 async def test_a_replayed_webhook_on_the_other_replica_is_not_answered_twice(
@@ -100,3 +113,47 @@ async def test_a_request_whose_message_a_retry_round_took_gets_that_answer(
     assert replies == [{"recipient_id": "web:a:race", "text": "eco: hola"}]
     assert await retry == 1
     assert engine.messages == ["hola"]  # asked once
+
+
+async def test_an_answer_is_queued_with_its_message_marked_answered_so_a_failure_sends_nothing_twice(
+    gateway: Gateway, engine: FakeEngine, twilio: FakeTwilio
+) -> None:
+    # Twilio is down when the answer is ready: the message is answered and its text waits in the outbox.
+    twilio.fail = True
+    assert (await gateway.webhook(incoming("cuantos usuarios trae el expert"))).status == 200
+    await gateway.settle()
+    [message] = inbound(gateway.settings.database_url)
+    assert message.status == "answered"
+    [queued] = rows(gateway.settings.database_url, "outbound_messages")
+    assert queued["status"] == "pending" and queued["body"] == "eco: cuantos usuarios trae el expert"
+    # A retry round finds nothing to answer again, and the outbox sends the text once Twilio is back.
+    assert await gateway.conversations.retry_pending() == 0
+    twilio.fail = False
+    await asyncio.sleep(1.1)  # the outbox's first backoff
+    await gateway.settle()
+    assert twilio.bodies == ["eco: cuantos usuarios trae el expert"]
+    assert engine.messages == ["cuantos usuarios trae el expert"]
+
+
+async def test_a_store_failure_when_answering_queues_nothing_and_the_retry_sends_once(
+    gateway: Gateway, engine: FakeEngine, twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = gateway.conversations.inbox
+    answered = inbox.answered
+    failures = [sqlalchemy.exc.OperationalError("UPDATE", {}, Exception("disk I/O error"))]
+
+    async def fails_once(*args: Any, **kwargs: Any) -> None:
+        if failures:
+            raise failures.pop()
+        await answered(*args, **kwargs)
+
+    monkeypatch.setattr(inbox, "answered", fails_once)
+    assert (await gateway.webhook(incoming("que planes tienen"))).status == 200
+    await gateway.settle()
+    # Nothing was queued with the failed write: the message is still to answer, and nothing went out.
+    assert [m.status for m in inbound(gateway.settings.database_url)] == ["pending"]
+    assert rows(gateway.settings.database_url, "outbound_messages") == [] and twilio.bodies == []
+    await gateway.conversations.retry_pending()
+    await gateway.settle()
+    assert twilio.bodies == ["eco: que planes tienen"]
+    assert [m.status for m in inbound(gateway.settings.database_url)] == ["answered"]

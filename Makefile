@@ -65,6 +65,9 @@ run-scaled: envs model ## the scale-out topology against the local PostgreSQL an
 lint: envs ## ruff and mypy
 	$(APP)/bin/ruff check bot actions tests bench soak
 	$(APP)/bin/ruff format --check bot actions tests bench soak
+	# engine/ runs in the engine's Python 3.10
+	$(APP)/bin/ruff check --target-version py310 engine
+	$(APP)/bin/ruff format --check --target-version py310 engine
 	$(APP)/bin/mypy bot actions bench soak
 	$(APP)/bin/bot nlu-check
 

@@ -15,8 +15,9 @@ import random
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Text, TypeVar
+from typing import Any, TypeVar
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
@@ -27,7 +28,7 @@ T = TypeVar("T")
 class SQLiteLockStore(LockStore):
     """Ticket locks in a SQLite table shared by the engine workers of one machine."""
 
-    def __init__(self, endpoint_config: Any = None, db: Optional[Text] = None) -> None:
+    def __init__(self, endpoint_config: Any = None, db: str | None = None) -> None:
         path = db or (endpoint_config.kwargs.get("db") if endpoint_config is not None else None)
         if not path:
             raise ValueError("SQLiteLockStore needs `db`: the path of its SQLite file")
@@ -35,14 +36,18 @@ class SQLiteLockStore(LockStore):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         with self._transaction() as connection:
-            connection.execute("CREATE TABLE IF NOT EXISTS locks (conversation_id TEXT PRIMARY KEY, data TEXT)")
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS locks (conversation_id TEXT PRIMARY KEY, data TEXT)"
+            )
         super().__init__()
 
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
             # Autocommit mode: transactions are opened explicitly (BEGIN IMMEDIATE) where they matter.
-            connection = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            connection = sqlite3.connect(
+                self.path, timeout=10.0, isolation_level=None, check_same_thread=False
+            )
             self._enter_wal(connection)
             connection.execute("PRAGMA synchronous=NORMAL")
             self._local.connection = connection
@@ -73,7 +78,7 @@ class SQLiteLockStore(LockStore):
         connection.execute("COMMIT")
 
     @staticmethod
-    def _read(connection: sqlite3.Connection, conversation_id: Text) -> Optional[TicketLock]:
+    def _read(connection: sqlite3.Connection, conversation_id: str) -> TicketLock | None:
         row = connection.execute(
             "SELECT data FROM locks WHERE conversation_id = ?", (conversation_id,)
         ).fetchone()
@@ -87,7 +92,7 @@ class SQLiteLockStore(LockStore):
             (lock.conversation_id, lock.dumps()),
         )
 
-    def _change(self, conversation_id: Text, change: Callable[[Optional[TicketLock]], T]) -> T:
+    def _change(self, conversation_id: str, change: Callable[[TicketLock | None], T]) -> T:
         """Read the lock, change it and write it back, in one transaction."""
         with self._transaction() as connection:
             lock = self._read(connection, conversation_id)
@@ -97,11 +102,11 @@ class SQLiteLockStore(LockStore):
             return result
 
     # --- Rasa's LockStore interface ----------------------------------------------------------------------
-    def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
+    def get_lock(self, conversation_id: str) -> TicketLock | None:
         """The conversation's lock, if it has one."""
         return self._read(self._connection(), conversation_id)
 
-    def delete_lock(self, conversation_id: Text) -> None:
+    def delete_lock(self, conversation_id: str) -> None:
         """Remove the conversation's lock."""
         with self._transaction() as connection:
             deleted = connection.execute("DELETE FROM locks WHERE conversation_id = ?", (conversation_id,))
@@ -112,7 +117,7 @@ class SQLiteLockStore(LockStore):
         with self._transaction() as connection:
             self._write(connection, lock)
 
-    def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         """A new ticket, issued atomically across workers."""
         try:
             with self._transaction() as connection:
@@ -123,15 +128,15 @@ class SQLiteLockStore(LockStore):
         except Exception as error:
             raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
 
-    def update_lock(self, conversation_id: Text) -> None:
+    def update_lock(self, conversation_id: str) -> None:
         """Drop the lock's expired tickets."""
         self._change(conversation_id, lambda lock: lock and lock.remove_expired_tickets())
 
-    def finish_serving(self, conversation_id: Text, ticket_number: int) -> None:
+    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
         """Remove a served ticket."""
         self._change(conversation_id, lambda lock: lock and lock.remove_ticket_for(ticket_number))
 
-    def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
         """Remove the served ticket, and the lock itself when nobody else waits (one transaction)."""
         with self._transaction() as connection:
             lock = self._read(connection, conversation_id)

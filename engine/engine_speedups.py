@@ -43,8 +43,9 @@ import json
 import os
 import sys
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import jsonschema
 import numpy as np
@@ -62,7 +63,7 @@ _original_validate = jsonschema.validate
 fallbacks = 0  # instances the compiled check did not accept (jsonschema decided them); read by the checks
 
 
-def _discriminator(items: Any) -> Optional[tuple[str, dict[Any, Any]]]:
+def _discriminator(items: Any) -> tuple[str, dict[Any, Any]] | None:
     """For an object schema whose `oneOf` branches each fix a required property to a distinct constant
     (Rasa's events: `"event": {"const": "slot"}`, ...), that property and each constant's branch."""
     branches = items.get("oneOf") if isinstance(items, dict) else None
@@ -74,11 +75,11 @@ def _discriminator(items: Any) -> Optional[tuple[str, dict[Any, Any]]]:
             continue
         values = [c["const"] for c in consts]
         if len(set(values)) == len(values):
-            return key, dict(zip(values, branches))
+            return key, dict(zip(values, branches, strict=True))
     return None
 
 
-def _compile(schema: Any) -> Optional[Callable[[Any], None]]:
+def _compile(schema: Any) -> Callable[[Any], None] | None:
     """A function that returns when `instance` is valid and raises otherwise (some valid instances may be
     refused too: jsonschema then decides), or None.
 
@@ -181,7 +182,7 @@ if ENABLED:
     jsonschema.validate = validate
 
 
-# --- 2. loading DIET without tracing its training graph ------------------------------------------------------
+# --- 2. loading DIET without tracing its training graph -----------------------------------------------------
 def _patch_model_loading(module: ModuleType) -> None:
     rasa_model = module.RasaModel
     original = rasa_model.load.__func__
@@ -196,7 +197,9 @@ def _patch_model_loading(module: ModuleType) -> None:
         **kwargs: Any,
     ) -> Any:
         if finetune_mode:
-            return original(cls, model_file_name, model_data_example, predict_data_example, True, *args, **kwargs)
+            return original(
+                cls, model_file_name, model_data_example, predict_data_example, True, *args, **kwargs
+            )
         tf = module.tf
         model = cls(*args, **kwargs)
         config = kwargs.get("config", {})
@@ -219,7 +222,7 @@ def _patch_model_loading(module: ModuleType) -> None:
     rasa_model.load = classmethod(load)
 
 
-# --- 6. DIET's prediction step called as the one graph it has ----------------------------------------------------
+# --- 6. DIET's prediction step called as the one graph it has -----------------------------------------------
 _concrete: OrderedDict[int, tuple[Any, Any]] = OrderedDict()  # id(tf.function) -> (it, its concrete function)
 
 
@@ -241,13 +244,15 @@ def _patch_prediction(module: ModuleType) -> None:
         self._training = False
         outputs = module.tf_utils.sync_to_numpy_or_python_type(known[1](batch_in))
         if module.DIAGNOSTIC_DATA in outputs:
-            outputs[module.DIAGNOSTIC_DATA] = self._empty_lists_to_none_in_dict(outputs[module.DIAGNOSTIC_DATA])
+            outputs[module.DIAGNOSTIC_DATA] = self._empty_lists_to_none_in_dict(
+                outputs[module.DIAGNOSTIC_DATA]
+            )
         return outputs
 
     rasa_model._rasa_predict = _rasa_predict
 
 
-# --- 7. sparse features side by side without scipy's general block assembly ------------------------------------
+# --- 7. sparse features side by side without scipy's general block assembly ---------------------------------
 def hstack_coo(left: Any, right: Any) -> Any:
     """`scipy.sparse.hstack([left, right])` for two COO matrices with as many rows: the same COO matrix
     (entries, order, dtypes), without the general block assembly and its re-checks of every index."""
@@ -277,7 +282,10 @@ def _patch_sparse_features(module: ModuleType) -> None:
         mine, theirs = self.features, additional.features
         # Rasa's featurizers all make COO matrices; anything else (and Rasa's error for mismatched rows)
         # goes the usual way.
-        if not (sparse.isspmatrix_coo(mine) and sparse.isspmatrix_coo(theirs)) or mine.shape[0] != theirs.shape[0]:
+        if (
+            not (sparse.isspmatrix_coo(mine) and sparse.isspmatrix_coo(theirs))
+            or mine.shape[0] != theirs.shape[0]
+        ):
             return original(self, additional)
         self.features = hstack_coo(mine, theirs)
         self._cached_fingerprint = None
@@ -286,7 +294,7 @@ def _patch_sparse_features(module: ModuleType) -> None:
     features._combine_sparse_features = _combine_sparse_features
 
 
-# --- 8. event classes found by name once ---------------------------------------------------------------------
+# --- 8. event classes found by name once --------------------------------------------------------------------
 def _patch_events(module: ModuleType) -> None:
     event = module.Event
     original = event.resolve_by_type
@@ -322,8 +330,8 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
         self.patch = patch
 
     def find_spec(
-        self, fullname: str, path: Optional[Sequence[str]], target: Optional[ModuleType] = None
-    ) -> Optional[importlib.machinery.ModuleSpec]:
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if fullname != self.name:
             return None
         sys.meta_path.remove(self)  # once: find the real module with the other finders
@@ -333,7 +341,7 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
         loader, patch = spec.loader, self.patch
 
         class Loader(importlib.abc.Loader):
-            def create_module(self, spec: importlib.machinery.ModuleSpec) -> Optional[ModuleType]:
+            def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
                 return loader.create_module(spec)
 
             def exec_module(self, module: ModuleType) -> None:
@@ -355,7 +363,7 @@ def _patch_graph_runner(module: ModuleType) -> None:
         compute = schema.minimal_graph_schema
         known: dict = {}
 
-        def minimal_graph_schema(targets: Optional[Sequence[str]] = None) -> Any:
+        def minimal_graph_schema(targets: Sequence[str] | None = None) -> Any:
             key = tuple(targets) if targets else None
             if key not in known:
                 known[key] = compute(list(targets) if targets else None)
@@ -378,7 +386,7 @@ def _patch_remote_action(module: ModuleType) -> None:
     action.action_response_format_spec = staticmethod(action_response_format_spec)
 
 
-# --- 5. the rules that match the last turns, remembered -------------------------------------------------------
+# --- 5. the rules that match the last turns, remembered -----------------------------------------------------
 _RULE_MEMO_SIZE = 4096
 
 

@@ -24,7 +24,7 @@ import itertools
 import json
 import logging
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
@@ -75,15 +75,15 @@ class FastSQLTrackerStore(SQLTrackerStore):
         self._session_events = sa.select(events.c.data).where(in_session).order_by(events.c.id)
         self._session_count = sa.select(sa.func.count()).select_from(events).where(in_session)
         self._insert = events.insert()
-        self._stored: "OrderedDict[Text, int]" = OrderedDict()
+        self._stored: OrderedDict[str, int] = OrderedDict()
 
-    def _remember(self, sender_id: Text, count: int) -> None:
+    def _remember(self, sender_id: str, count: int) -> None:
         self._stored[sender_id] = count
         self._stored.move_to_end(sender_id)
         if len(self._stored) > _REMEMBERED:
             self._stored.popitem(last=False)
 
-    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The tracker of the conversation's latest session (None for a new conversation)."""
         with self.engine.connect() as connection:
             rows = connection.execute(self._session_events, {"sender_id": sender_id}).scalars().all()
@@ -100,7 +100,7 @@ class FastSQLTrackerStore(SQLTrackerStore):
         with self.engine.begin() as connection:
             if stored is None:
                 stored = connection.execute(self._session_count, {"sender_id": tracker.sender_id}).scalar()
-            rows: List[Dict[Text, Any]] = []
+            rows: list[dict[str, Any]] = []
             for event in itertools.islice(tracker.events, stored or 0, None):
                 data = event.as_dict()
                 rows.append(

@@ -20,25 +20,11 @@ POSTGRES_CONNECT_ARGS: dict[str, object] = {
 }
 
 
-# Seconds a thread waits for the process's SQLite connection before the store counts as unavailable.
-SQLITE_POOL_TIMEOUT = 30.0
-
-
 def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets its folder, WAL mode and foreign keys."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        # One connection per process, handed from thread to thread by the pool. SQLite lets one writer in
-        # at a time, and writers of one process racing for it wait in SQLite's busy handler, which sleeps
-        # in steps of up to 100 ms (the tail latency of a busy gateway); queued in the pool instead, each
-        # waits only for the work ahead of it. Other processes still wait through the busy timeout.
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False},
-            pool_size=1,
-            max_overflow=0,
-            pool_timeout=SQLITE_POOL_TIMEOUT,
-        )
+        engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith(("postgresql", "postgres")):

@@ -11,6 +11,7 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.gateway.outbox import pending_rows
 from bot.handoff.queue import ACTIVE
 from bot.store.models import ChannelOptions, DeliveryStatus, Handoff, InboundMessage, OutboundMessage, User
 
@@ -132,12 +133,13 @@ class Inbox:
 
     async def answered(
         self, message_id: int, replies: list[dict[str, Any]], outgoing: Outgoing | None = None
-    ) -> None:
+    ) -> list[tuple[int, str, datetime]]:
         """Mark a message answered, keep the replies (a retried webchat request gets them again) and end
         its lease; with `outgoing`, queue its texts in the outbox and remember the options offered, in
-        the same transaction: the answer is queued exactly once, whatever fails after it."""
+        the same transaction: the answer is queued exactly once, whatever fails after it. Returns the
+        recipient's texts waiting to go out then (id, body, due), oldest first (none without `outgoing`)."""
 
-        def run() -> None:
+        def run() -> list[tuple[int, str, datetime]]:
             with self._sessions.begin() as session:
                 moment = _now()
                 session.execute(
@@ -147,7 +149,7 @@ class Inbox:
                     .execution_options(synchronize_session=False)
                 )
                 if outgoing is None:
-                    return
+                    return []
                 session.add_all(
                     OutboundMessage(
                         recipient=outgoing.recipient,
@@ -165,8 +167,11 @@ class Inbox:
                             sender_id=outgoing.sender_id, options=list(outgoing.options), updated_at=moment
                         )
                     )
+                session.flush()
+                queued = pending_rows(session, outgoing.recipient)
+            return [(i, body, due) for i, to, body, due in queued if to == outgoing.recipient]
 
-        await asyncio.to_thread(run)
+        return await asyncio.to_thread(run)
 
     async def attempted(self, message_id: int) -> int:
         """Count a failed attempt; return how many there have been."""

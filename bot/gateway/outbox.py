@@ -45,6 +45,25 @@ def backoff(attempts: int, ceiling: float = 60.0) -> float:
     return float(min(ceiling, 2 ** max(0, attempts - 1)))
 
 
+def pending_rows(session: Session, recipient: str | None = None) -> list[tuple[int, str, str, datetime]]:
+    """Texts waiting to go out (id, recipient, body, due), oldest first; one recipient's when given."""
+    query = (
+        select(
+            OutboundMessage.id,
+            OutboundMessage.recipient,
+            OutboundMessage.body,
+            OutboundMessage.next_attempt_at,
+        )
+        .where(OutboundMessage.status == "pending")
+        .order_by(OutboundMessage.id)
+        .limit(1000)
+    )
+    if recipient is not None:
+        query = query.where(OutboundMessage.recipient == recipient)
+    rows = session.execute(query)
+    return [(r[0], r[1], r[2], r[3] if r[3].tzinfo else r[3].replace(tzinfo=UTC)) for r in rows]
+
+
 class Outbox:
     """Stores texts to send and delivers them through the provider's `send`."""
 
@@ -84,11 +103,6 @@ class Outbox:
         queue = [(i, b, due) for i, r, b, due in await asyncio.to_thread(run) if r == to]
         await self._deliver(to, queue)
 
-    async def deliver_to(self, to: str) -> int:
-        """Try to deliver one recipient's pending texts now, in order; return how many went out."""
-        queue = [(i, b, due) for i, r, b, due in await asyncio.to_thread(self._pending, to) if r == to]
-        return await self._deliver(to, queue)
-
     async def run_forever(self, idle_seconds: float = 1.0) -> None:
         """Deliver whenever texts are queued, and retry failed ones when they are due."""
         while True:
@@ -109,22 +123,12 @@ class Outbox:
         return sum(counts)
 
     def _pending(self, recipient: str | None = None) -> list[tuple[int, str, str, datetime]]:
-        query = (
-            select(
-                OutboundMessage.id,
-                OutboundMessage.recipient,
-                OutboundMessage.body,
-                OutboundMessage.next_attempt_at,
-            )
-            .where(OutboundMessage.status == "pending")
-            .order_by(OutboundMessage.id)
-            .limit(1000)
-        )
-        if recipient is not None:
-            query = query.where(OutboundMessage.recipient == recipient)
         with self._sessions() as session:
-            rows = session.execute(query)
-            return [(r[0], r[1], r[2], r[3] if r[3].tzinfo else r[3].replace(tzinfo=UTC)) for r in rows]
+            return pending_rows(session, recipient)
+
+    async def deliver_queued(self, to: str, queue: list[tuple[int, str, datetime]]) -> int:
+        """Deliver a recipient's pending texts just read from the store (id, body, due), in order."""
+        return await self._deliver(to, queue)
 
     async def _deliver(self, recipient: str, rows: list[tuple[int, str, datetime]]) -> int:
         sent = 0

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot.answers.billing import card_data_warning
@@ -108,9 +109,9 @@ class Conversations:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.lease_seconds = settings.engine_timeout_seconds + 20.0
         # Set by the application when outbound texts go through the outbox: delivers what is due now, to
-        # everyone or to one recipient.
+        # everyone, or a recipient's texts just read from the store.
         self.flush: Callable[[], Awaitable[int]] | None = None
-        self.deliver_to: Callable[[str], Awaitable[int]] | None = None
+        self.deliver_to: Callable[[str, list[tuple[int, str, datetime]]], Awaitable[int]] | None = None
 
     def card_notice(self) -> str:
         """Tell the user not to send card data, and how to add a card safely (from the catalogue facts)."""
@@ -277,8 +278,8 @@ class Conversations:
         # fails next; then the outbox delivers them (now, or on its retries).
         rendered = for_text_channel(replies)
         outgoing = Outgoing(inbound.reply_to, list(rendered.texts), inbound.sender_id, list(rendered.options))
-        await self.inbox.answered(inbound.id, replies, outgoing)
-        await self.deliver_to(inbound.reply_to)
+        queued = await self.inbox.answered(inbound.id, replies, outgoing)
+        await self.deliver_to(inbound.reply_to, queued)
         return replies
 
     async def _replies(self, inbound: Inbound, options: list[dict[str, str]]) -> list[dict[str, Any]] | None:

@@ -142,10 +142,10 @@ async def test_a_store_failure_when_answering_queues_nothing_and_the_retry_sends
     answered = inbox.answered
     failures = [sqlalchemy.exc.OperationalError("UPDATE", {}, Exception("disk I/O error"))]
 
-    async def fails_once(*args: Any, **kwargs: Any) -> None:
+    async def fails_once(*args: Any, **kwargs: Any) -> Any:
         if failures:
             raise failures.pop()
-        await answered(*args, **kwargs)
+        return await answered(*args, **kwargs)
 
     monkeypatch.setattr(inbox, "answered", fails_once)
     assert (await gateway.webhook(incoming("que planes tienen"))).status == 200

@@ -88,10 +88,9 @@ def _compile(schema: Any) -> Callable[[Any], None] | None:
     23 for each event of an action response, about 0.6 ms per event here. Where the branches are told
     apart by a constant (see `_discriminator`), an item with constant c can only satisfy c's branch, so
     `oneOf` holds exactly when that branch does: each item is checked against it alone."""
-    whole = fastjsonschema.compile(schema)
     properties = schema.get("properties") if isinstance(schema, dict) else None
     if not isinstance(properties, dict):
-        return whole
+        return fastjsonschema.compile(schema)
     split: dict[str, tuple[str, dict[Any, Callable[[Any], Any]]]] = {}
     for name, array in properties.items():
         if isinstance(array, dict) and array.get("type") == "array" and isinstance(array.get("items"), dict):
@@ -104,7 +103,7 @@ def _compile(schema: Any) -> Callable[[Any], None] | None:
                     {c: fastjsonschema.compile({"allOf": [base, b]}) for c, b in branches.items()},
                 )
     if not split:
-        return whole
+        return fastjsonschema.compile(schema)
     outer = fastjsonschema.compile(
         {
             **schema,

@@ -124,7 +124,7 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
     workers = [asyncio.create_task(conversations.retry_forever())]
     if outbox is not None:
         conversations.flush = outbox.deliver_due
-        conversations.deliver_to = outbox.deliver_queued
+        conversations.deliver_to = outbox.deliver
         workers.append(asyncio.create_task(outbox.run_forever()))
     yield
     for worker in workers:

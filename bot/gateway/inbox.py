@@ -11,9 +11,9 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.gateway.outbox import pending_rows
+from bot.gateway.outbox import queue_texts
 from bot.handoff.queue import ACTIVE
-from bot.store.models import ChannelOptions, DeliveryStatus, Handoff, InboundMessage, OutboundMessage, User
+from bot.store.models import ChannelOptions, DeliveryStatus, Handoff, InboundMessage, User
 
 
 @dataclass(frozen=True)
@@ -150,26 +150,13 @@ class Inbox:
                 )
                 if outgoing is None:
                     return []
-                session.add_all(
-                    OutboundMessage(
-                        recipient=outgoing.recipient,
-                        body=body,
-                        status="pending",
-                        attempts=0,
-                        next_attempt_at=moment,
-                        created_at=moment,
-                    )
-                    for body in outgoing.texts
-                )
                 if outgoing.options:
                     session.merge(
                         ChannelOptions(
                             sender_id=outgoing.sender_id, options=list(outgoing.options), updated_at=moment
                         )
                     )
-                session.flush()
-                queued = pending_rows(session, outgoing.recipient)
-            return [(i, body, due) for i, to, body, due in queued if to == outgoing.recipient]
+                return queue_texts(session, outgoing.recipient, outgoing.texts)
 
         return await asyncio.to_thread(run)
 
@@ -298,15 +285,6 @@ class Inbox:
                 return [(r.text, list(r.replies or [])) for r in reversed(list(rows))]
 
         return await asyncio.to_thread(run)
-
-    async def save_options(self, sender_id: str, options: list[dict[str, str]]) -> None:
-        """Remember the numbered options last offered to a sender."""
-
-        def run() -> None:
-            with self._sessions.begin() as session:
-                session.merge(ChannelOptions(sender_id=sender_id, options=options, updated_at=_now()))
-
-        await asyncio.to_thread(run)
 
     async def delivery(self, message_sid: str, status: str, error_code: str | None) -> None:
         """Record Twilio's latest delivery status of an outbound message."""

@@ -64,6 +64,25 @@ def pending_rows(session: Session, recipient: str | None = None) -> list[tuple[i
     return [(r[0], r[1], r[2], r[3] if r[3].tzinfo else r[3].replace(tzinfo=UTC)) for r in rows]
 
 
+def queue_texts(session: Session, to: str, bodies: list[str]) -> list[tuple[int, str, datetime]]:
+    """Add texts for a recipient to the outbox in this transaction, due now; return the recipient's
+    queue then (id, body, due), oldest first."""
+    moment = _now()
+    session.add_all(
+        OutboundMessage(
+            recipient=to,
+            body=body,
+            status="pending",
+            attempts=0,
+            next_attempt_at=moment,
+            created_at=moment,
+        )
+        for body in bodies
+    )
+    session.flush()
+    return [(row_id, body, due) for row_id, _, body, due in pending_rows(session, to)]
+
+
 class Outbox:
     """Stores texts to send and delivers them through the provider's `send`."""
 
@@ -85,23 +104,11 @@ class Outbox:
     async def send(self, to: str, body: str) -> None:
         """Store a text, then try to deliver the recipient's pending texts now; failures are retried later."""
 
-        def run() -> list[tuple[int, str, str, datetime]]:
+        def run() -> list[tuple[int, str, datetime]]:
             with self._sessions.begin() as session:
-                moment = _now()
-                session.add(
-                    OutboundMessage(
-                        recipient=to,
-                        body=body,
-                        status="pending",
-                        attempts=0,
-                        next_attempt_at=moment,
-                        created_at=moment,
-                    )
-                )
-            return self._pending(to)
+                return queue_texts(session, to, [body])
 
-        queue = [(i, b, due) for i, r, b, due in await asyncio.to_thread(run) if r == to]
-        await self._deliver(to, queue)
+        await self.deliver(to, await asyncio.to_thread(run))
 
     async def run_forever(self, idle_seconds: float = 1.0) -> None:
         """Deliver whenever texts are queued, and retry failed ones when they are due."""
@@ -119,18 +126,16 @@ class Outbox:
         queues: dict[str, list[tuple[int, str, datetime]]] = defaultdict(list)
         for row_id, recipient, body, due in await asyncio.to_thread(self._pending):
             queues[recipient].append((row_id, body, due))
-        counts = await asyncio.gather(*(self._deliver(to, rows) for to, rows in queues.items()))
+        counts = await asyncio.gather(*(self.deliver(to, rows) for to, rows in queues.items()))
         return sum(counts)
 
-    def _pending(self, recipient: str | None = None) -> list[tuple[int, str, str, datetime]]:
+    def _pending(self) -> list[tuple[int, str, str, datetime]]:
         with self._sessions() as session:
-            return pending_rows(session, recipient)
+            return pending_rows(session)
 
-    async def deliver_queued(self, to: str, queue: list[tuple[int, str, datetime]]) -> int:
-        """Deliver a recipient's pending texts just read from the store (id, body, due), in order."""
-        return await self._deliver(to, queue)
-
-    async def _deliver(self, recipient: str, rows: list[tuple[int, str, datetime]]) -> int:
+    async def deliver(self, recipient: str, rows: list[tuple[int, str, datetime]]) -> int:
+        """Deliver a recipient's pending texts just read from the store (id, body, due), in order, until
+        one is not due or fails; return how many went out."""
         sent = 0
         async with self._limit:
             for row_id, body, due in rows:

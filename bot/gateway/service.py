@@ -250,29 +250,27 @@ class Conversations:
         return None
 
     async def _answer_claimed(self, inbound: Inbound, taken: Taken) -> list[dict[str, Any]] | None:
-        """The message is ours: answer it (or return its stored answer)."""
+        """The message is ours (claimed, so still pending): answer it."""
         current = taken.current
-        if current is not None and current.status == "answered":
-            return current.replies or []
         if self.handoffs is not None and taken.handed_off and await self.handoffs.intercept(inbound):
             # A person handles this conversation: the assistant stays silent.
             await self.inbox.answered(inbound.id, [])
             return []
-        # Replies kept on a pending message: the engine answered and only the delivery failed.
+        # Replies kept on a pending message (by a gateway of an earlier version): the engine answered and
+        # only the delivery failed.
         replies = None if current is None else current.replies
         if replies is None:
             replies = await self._replies(inbound, taken.options or [])
             if replies is None:
                 if await self.inbox.attempted(inbound.id) == 1 and inbound.channel == WHATSAPP:
-                    await self._deliver(inbound, [{"text": APOLOGY}])
+                    await self._apologise(inbound)
                 return None
             if self.handoffs is not None:
                 replies, reason = handoff_request(replies)
                 if reason is not None:
                     replies = [*replies, *await self.handoffs.start(inbound, reason, replies)]
         if inbound.channel != WHATSAPP or inbound.reply_to is None or self.deliver_to is None:
-            await self._deliver(inbound, replies)  # the webchat: the request returns the replies
-            await self.inbox.answered(inbound.id, replies)
+            await self.inbox.answered(inbound.id, replies)  # the webchat: the request returns the replies
             return replies
         # Answered and its texts queued in one transaction: neither asked again nor sent twice, whatever
         # fails next; then the outbox delivers them (now, or on its retries).
@@ -320,15 +318,10 @@ class Conversations:
         self._limited_at[sender_id] = now
         return [{"text": RATE_LIMIT_MESSAGE}]
 
-    async def _deliver(self, inbound: Inbound, replies: list[dict[str, Any]]) -> None:
-        """WhatsApp: send the texts in order and remember the options (the webchat returns the replies)."""
-        if inbound.channel != WHATSAPP or inbound.reply_to is None or self.send is None:
-            return
-        rendered = for_text_channel(replies)
-        for text in rendered.texts:
-            await self.send(inbound.reply_to, text)
-        if rendered.options:
-            await self.inbox.save_options(inbound.sender_id, list(rendered.options))
+    async def _apologise(self, inbound: Inbound) -> None:
+        """WhatsApp: tell the user the assistant is down and their message is kept."""
+        if inbound.reply_to is not None and self.send is not None:
+            await self.send(inbound.reply_to, APOLOGY)
 
     async def retry_pending(self, batch_size: int = 500) -> int:
         """Answer the messages stored while the engine was down; return how many were answered.

@@ -15,8 +15,9 @@ the engine is slower than the gateway's ENGINE_TIMEOUT_SECONDS, the gateway send
 the answer later: apologies are counted apart, and the latency runs until the answer itself.
 
 Every answer is checked against the calibration (the same script answered once, alone): a message
-with no answer within the timeout is lost, more messages than calibrated are duplicates, different
-texts are mismatches (wrong answers under load).
+with no answer within the give-up time is lost, one answered after the timeout (30 s) is slow but
+answered (its latency counts), more messages than calibrated are duplicates, different texts are
+mismatches (wrong answers under load).
 """
 
 from __future__ import annotations
@@ -82,7 +83,10 @@ class Spec:
     rate: float = 0.0
     duration: float = 5.0
     warmup: float = 0.0
+    # An answer later than `timeout` counts as slow; one that has not come after `give_up` (default: the
+    # timeout) as lost. Open-loop steps wait for the backlog an overload leaves: late is not lost.
     timeout: float = 30.0
+    give_up: float | None = None
     # After a WhatsApp step, how long to keep listening for late parts and duplicates, and the gateway's
     # SQLite store: the fake Twilio keeps serving until no stored message is pending (at most `settle` s),
     # so that answers the gateway retries after an overload are seen (late) and any duplicate too.
@@ -92,6 +96,11 @@ class Spec:
     token: str = ""
     twilio: TwilioSpec | None = None
     seed: int = 7
+
+    @property
+    def wait(self) -> float:
+        """How long a message's answer is waited for before the message counts as lost."""
+        return self.timeout if self.give_up is None else max(self.give_up, self.timeout)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Spec:
@@ -120,6 +129,7 @@ class Stats:
     duplicated: int = 0
     mismatched: int = 0
     late: int = 0
+    slow: int = 0
     unexpected: int = 0
     apologies: int = 0
     pending_after: int | None = None
@@ -145,6 +155,12 @@ class Stats:
                 self.mismatched += 1
                 self._sample("mismatched", asked, texts, expected)
         return True
+
+    def took(self, seconds: float, timeout: float) -> None:
+        """Keep an answered message's latency; later than `timeout` is slow (still answered)."""
+        self.latencies.append(seconds)
+        if seconds > timeout:
+            self.slow += 1
 
     def _sample(self, what: str, asked: str, texts: list[str], expected: list[str]) -> None:
         if len(self.samples) < 5:
@@ -177,6 +193,7 @@ class Stats:
             "duplicated": self.duplicated,
             "mismatched": self.mismatched,
             "late": self.late,
+            "slow": self.slow,
             "apologies": self.apologies,
             "pending_after": self.pending_after,
             "settle_s": self.settle_s,
@@ -239,7 +256,7 @@ class HttpChannel:
     def __init__(self, spec: Spec, session: aiohttp.ClientSession) -> None:
         self.spec = spec
         self.session = session
-        self.timeout = aiohttp.ClientTimeout(total=spec.timeout)
+        self.timeout = aiohttp.ClientTimeout(total=spec.wait)
         base = spec.base_url.rstrip("/")
         self.url = {
             "webchat": f"{base}/api/chat",
@@ -298,7 +315,7 @@ class WhatsAppChannel:
         self.spec = spec
         self.twilio = spec.twilio
         self.session = session
-        self.timeout = aiohttp.ClientTimeout(total=spec.timeout)
+        self.timeout = aiohttp.ClientTimeout(total=spec.wait)
         self.url = spec.base_url.rstrip("/") + WEBHOOK_PATH
         self.signed_url = self.twilio.public_url.rstrip("/") + WEBHOOK_PATH
         self.validator = RequestValidator(self.twilio.auth_token)
@@ -348,7 +365,7 @@ class WhatsAppChannel:
         params = self._params(conversation.sender, text, new_sid())
         signature = str(self.validator.compute_signature(self.signed_url, params))
         headers = {"X-Twilio-Signature": signature}
-        deadline = time.perf_counter() + self.spec.timeout
+        deadline = time.perf_counter() + self.spec.wait
         try:
             async with self.session.post(
                 self.url, data=params, headers=headers, timeout=self.timeout
@@ -451,7 +468,7 @@ async def closed_loop(spec: Spec, channel: Channel, stats: Stats) -> float:
                     stats.sent += 1
                     answered = stats.judge(reply.texts, reply.reason, channel.expected(conversation), text)
                     if answered:
-                        stats.latencies.append(reply.done - started)
+                        stats.took(reply.done - started, spec.timeout)
                 else:
                     answered = reply.texts is not None and bool(reply.texts)
                 if answered and measure_from <= reply.done <= stop_at:
@@ -479,7 +496,7 @@ async def open_loop(spec: Spec, channel: Channel, stats: Stats) -> float:
         if not answered:
             return  # the conversation is abandoned
         # From the scheduled arrival: the generator's own lag counts against us, never for us.
-        stats.latencies.append(reply.done - due)
+        stats.took(reply.done - due, spec.timeout)
         if begin <= reply.done <= stop_at:
             stats.completed_in_window += 1
         conversation.turn += 1

@@ -42,6 +42,7 @@ def _point(step: dict[str, Any]) -> dict[str, Any]:
         "duplicated": step["duplicated"],
         "mismatched": step["mismatched"],
         "apologies": step.get("apologies", 0),
+        "slow": step.get("slow", 0),
     }
 
 
@@ -67,6 +68,7 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
     mismatched = sum(s.get("mismatched", 0) for s in our_steps if _ok(s))
     apologies = sum(s.get("apologies", 0) for s in our_steps if _ok(s))
     late = sum(s.get("late", 0) for s in our_steps if _ok(s))
+    slow = sum(s.get("slow", 0) for s in our_steps if _ok(s))
     pending = sum(s.get("pending_after") or 0 for s in our_steps if _ok(s))
     failed = [s["name"] for s in our_steps if not _ok(s)]
     clean = not failed and lost == 0 and duplicated == 0 and "error" not in results and bool(our_steps)
@@ -89,6 +91,7 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
         "mismatched": mismatched,
         "apologies": apologies,
         "late": late,
+        "slow": slow,
         "pending_after_steps": pending,
         "failed_steps": failed,
         "clean": clean,
@@ -156,7 +159,7 @@ def _targets(results: dict[str, Any], summary: dict[str, Any]) -> list[dict[str,
 
 
 # --- the table --------------------------------------------------------------------------------------------
-HEADER = ("", "load", "msg/s", "p50 ms", "p90 ms", "p99 ms", "lost", "dup", "wrong", "sorry")
+HEADER = ("", "load", "msg/s", "p50 ms", "p90 ms", "p99 ms", ">30 s", "lost", "dup", "wrong", "sorry")
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -171,6 +174,7 @@ def _row(label: str, load: str, point: dict[str, Any], rate: str | None = None) 
         _num(point["p50"]),
         _num(point["p90"]),
         _num(point["p99"]),
+        str(point.get("slow", 0)),
         str(point["lost"]),
         str(point["duplicated"]),
         str(point["mismatched"]),
@@ -245,7 +249,8 @@ def table(results: dict[str, Any]) -> str:
     line(
         "  result",
         verdict,
-        f"lost {summary['lost']} ({summary['late']} answered later), duplicated {summary['duplicated']}, "
+        f"lost {summary['lost']} ({summary['late']} answered later), answered after 30 s "
+        f"{summary.get('slow', 0)}, duplicated {summary['duplicated']}, "
         f"wrong answers {summary['mismatched']}, apologies {summary['apologies']}, "
         f"left unanswered {summary['pending_after_steps']}"
         + (f", failed steps: {', '.join(summary['failed_steps'])}" if summary["failed_steps"] else "")
@@ -253,7 +258,9 @@ def table(results: dict[str, Any]) -> str:
     )
     legend = "\n".join(
         (
-            "lost: no answer within the timeout (or an HTTP error); dup: more replies than calibrated;",
+            "lost: no answer (or an HTTP error) within 30 s, open loop: by 60 s after the arrivals stopped;",
+            ">30 s: answered, but after 30 s (an overload's backlog; its latency counts in the percentiles);",
+            "dup: more replies than calibrated;",
             "wrong: an answer that differs from the calibrated one (the same script asked alone);",
             "sorry: WhatsApp apologies, sent when the engine took longer than ENGINE_TIMEOUT_SECONDS",
             "(the answer follows them; the latency is measured to the answer). Latencies are those of the",

@@ -92,7 +92,7 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
         send = outbox.send
     else:
         log.warning("WhatsApp disabled: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM")
-    inbox = Inbox(sessions)
+    inbox = Inbox(sessions) if outbox is None else Inbox(sessions, outbox.queue)
     engine = EngineClient(
         http,
         settings.engine_url,

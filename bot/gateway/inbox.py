@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,9 +12,11 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.gateway.outbox import queue_texts
+from bot.gateway.outbox import Queued, queue_texts
 from bot.handoff.queue import ACTIVE
 from bot.store.models import ChannelOptions, DeliveryStatus, Handoff, InboundMessage, User
+
+QueueTexts = Callable[[Session, str, list[str]], list[Queued]]
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,10 @@ def _now() -> datetime:
 class Inbox:
     """Store operations, run in a worker thread so the event loop never blocks on the database."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], queue: QueueTexts = queue_texts) -> None:
         self._sessions = sessions
+        # How an answer's texts join the outbox (the outbox's own `queue`: leased to this replica).
+        self._queue = queue
 
     async def record(
         self,
@@ -133,13 +138,13 @@ class Inbox:
 
     async def answered(
         self, message_id: int, replies: list[dict[str, Any]], outgoing: Outgoing | None = None
-    ) -> list[tuple[int, str, datetime]]:
+    ) -> list[Queued]:
         """Mark a message answered, keep the replies (a retried webchat request gets them again) and end
         its lease; with `outgoing`, queue its texts in the outbox and remember the options offered, in
         the same transaction: the answer is queued exactly once, whatever fails after it. Returns the
-        recipient's texts waiting to go out then (id, body, due), oldest first (none without `outgoing`)."""
+        recipient's texts waiting to go out then, oldest first (none without `outgoing`)."""
 
-        def run() -> list[tuple[int, str, datetime]]:
+        def run() -> list[Queued]:
             with self._sessions.begin() as session:
                 moment = _now()
                 session.execute(
@@ -156,7 +161,7 @@ class Inbox:
                             sender_id=outgoing.sender_id, options=list(outgoing.options), updated_at=moment
                         )
                     )
-                return queue_texts(session, outgoing.recipient, outgoing.texts)
+                return self._queue(session, outgoing.recipient, outgoing.texts)
 
         return await asyncio.to_thread(run)
 

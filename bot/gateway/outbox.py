@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -64,11 +64,26 @@ def pending_rows(session: Session, recipient: str | None = None) -> list[tuple[i
     return [(r[0], r[1], r[2], r[3] if r[3].tzinfo else r[3].replace(tzinfo=UTC)) for r in rows]
 
 
-def queue_texts(session: Session, to: str, bodies: list[str]) -> list[tuple[int, str, datetime]]:
+class Queued(NamedTuple):
+    """A text waiting in the outbox; `claimed`: leased to the replica that just queued it (it was the
+    recipient's only text waiting, so that replica sends it without another trip to claim it)."""
+
+    id: int
+    body: str
+    due: datetime
+    claimed: bool = False
+
+
+def queue_texts(
+    session: Session, to: str, bodies: list[str], claim: tuple[str, timedelta] | None = None
+) -> list[Queued]:
     """Add texts for a recipient to the outbox in this transaction, due now; return the recipient's
-    queue then (id, body, due), oldest first."""
+    queue then, oldest first. With `claim` (owner, lease) and nothing older waiting, the new texts are
+    leased to that owner and marked in flight at once, as `Outbox.deliver` would before sending them."""
     moment = _now()
-    session.add_all(
+    waiting = [Queued(row_id, body, due) for row_id, _, body, due in pending_rows(session, to)]
+    leased = claim is not None and not waiting
+    rows = [
         OutboundMessage(
             recipient=to,
             body=body,
@@ -76,11 +91,15 @@ def queue_texts(session: Session, to: str, bodies: list[str]) -> list[tuple[int,
             attempts=0,
             next_attempt_at=moment,
             created_at=moment,
+            claimed_by=claim[0] if leased and claim else None,
+            claimed_until=moment + claim[1] if leased and claim else None,
+            in_flight_since=moment if leased else None,
         )
         for body in bodies
-    )
+    ]
+    session.add_all(rows)
     session.flush()
-    return [(row_id, body, due) for row_id, _, body, due in pending_rows(session, to)]
+    return [*waiting, *(Queued(row.id, row.body, moment, leased) for row in rows)]
 
 
 class Outbox:
@@ -101,12 +120,16 @@ class Outbox:
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
 
+    def queue(self, session: Session, to: str, bodies: list[str]) -> list[Queued]:
+        """`queue_texts` with this replica's lease: what it queues first in line, it sends unclaimed."""
+        return queue_texts(session, to, bodies, (self._owner, self._lease))
+
     async def send(self, to: str, body: str) -> None:
         """Store a text, then try to deliver the recipient's pending texts now; failures are retried later."""
 
-        def run() -> list[tuple[int, str, datetime]]:
+        def run() -> list[Queued]:
             with self._sessions.begin() as session:
-                return queue_texts(session, to, [body])
+                return self.queue(session, to, [body])
 
         await self.deliver(to, await asyncio.to_thread(run))
 
@@ -123,9 +146,9 @@ class Outbox:
 
     async def deliver_due(self) -> int:
         """One round: each recipient's pending texts, in order, until one fails; return how many went out."""
-        queues: dict[str, list[tuple[int, str, datetime]]] = defaultdict(list)
+        queues: dict[str, list[Queued]] = defaultdict(list)
         for row_id, recipient, body, due in await asyncio.to_thread(self._pending):
-            queues[recipient].append((row_id, body, due))
+            queues[recipient].append(Queued(row_id, body, due))
         counts = await asyncio.gather(*(self.deliver(to, rows) for to, rows in queues.items()))
         return sum(counts)
 
@@ -133,33 +156,35 @@ class Outbox:
         with self._sessions() as session:
             return pending_rows(session)
 
-    async def deliver(self, recipient: str, rows: list[tuple[int, str, datetime]]) -> int:
-        """Deliver a recipient's pending texts just read from the store (id, body, due), in order, until
-        one is not due or fails; return how many went out."""
-        sent = 0
+    async def deliver(self, recipient: str, rows: list[Queued]) -> int:
+        """Deliver a recipient's pending texts just read from the store, in order, until one is not due or
+        fails; return how many went out. What went out is recorded in one trip once the run ends (a text
+        sent but not yet recorded stays in flight: it is checked with the provider, never resent blind)."""
+        sent: list[tuple[int, str]] = []
+        failed: tuple[int, str, bool] | None = None
         async with self._limit:
-            for row_id, body, due in rows:
+            for row_id, body, due, claimed in rows:
                 if due > _now():
                     break  # the oldest is not due: keep the order
-                claimed, uncertain_since = await asyncio.to_thread(self._claim, row_id)
+                uncertain_since = None
                 if not claimed:
-                    break  # another replica is on it (or it went out meanwhile)
+                    claimed, uncertain_since = await asyncio.to_thread(self._claim, row_id)
+                    if not claimed:
+                        break  # another replica is on it (or it went out meanwhile)
                 try:
-                    provider_id = await self._send_once(row_id, recipient, body, uncertain_since)
+                    sent.append((row_id, await self._send_once(row_id, recipient, body, uncertain_since)))
                 except Exception as error:
-                    refused = isinstance(error, Refused)
-                    with contextlib.suppress(Exception):  # if the store is down too, the lease runs out
-                        await asyncio.to_thread(self._failed, row_id, str(error)[:255], refused)
+                    failed = (row_id, str(error)[:255], isinstance(error, Refused))
                     log.warning("outbound message %s failed (%s); will retry", row_id, type(error).__name__)
                     break
+            if sent or failed:
                 try:
-                    await asyncio.to_thread(self._sent, row_id, provider_id)
+                    await asyncio.to_thread(self._record, sent, failed)
                 except Exception:
-                    # Still marked in flight: whoever claims it after the lease asks the provider first.
-                    log.warning("outbound message %s sent but not marked; it will be checked", row_id)
-                    break
-                sent += 1
-        return sent
+                    # Still marked in flight: whoever claims them after the lease asks the provider first.
+                    log.warning("outbound messages %s: outcome not recorded; they will be checked", sent)
+                    return 0
+        return len(sent)
 
     async def _send_once(
         self, row_id: int, recipient: str, body: str, uncertain_since: datetime | None
@@ -206,31 +231,33 @@ class Outbox:
         with self._sessions() as session:
             return {provider_id for provider_id in session.scalars(query) if provider_id}
 
-    def _sent(self, row_id: int, provider_id: str) -> None:
+    def _record(self, sent: list[tuple[int, str]], failed: tuple[int, str, bool] | None) -> None:
+        """Mark texts sent (with the provider's ids) and the one that failed after them, in one trip."""
+        moment = _now()
         with self._sessions.begin() as session:
-            session.execute(
-                update(OutboundMessage)
-                .where(OutboundMessage.id == row_id)
-                .values(
-                    status="sent",
-                    sent_at=_now(),
-                    claimed_until=None,
-                    provider_id=provider_id[:64],
-                    in_flight_since=None,
+            for row_id, provider_id in sent:
+                session.execute(
+                    update(OutboundMessage)
+                    .where(OutboundMessage.id == row_id)
+                    .values(
+                        status="sent",
+                        sent_at=moment,
+                        claimed_until=None,
+                        provider_id=provider_id[:64],
+                        in_flight_since=None,
+                    )
+                    .execution_options(synchronize_session=False)
                 )
-                .execution_options(synchronize_session=False)
-            )
-
-    def _failed(self, row_id: int, error: str, refused: bool) -> None:
-        with self._sessions.begin() as session:
-            row = session.get(OutboundMessage, row_id)
-            if row is not None:
-                row.attempts += 1
-                row.last_error = error
-                row.next_attempt_at = _now() + timedelta(seconds=backoff(row.attempts))
-                row.claimed_until = None
-                if refused:  # the provider said no: nothing went out, the next try sends without asking
-                    row.in_flight_since = None
+            if failed is not None:
+                row_id, error, refused = failed
+                row = session.get(OutboundMessage, row_id)
+                if row is not None:
+                    row.attempts += 1
+                    row.last_error = error
+                    row.next_attempt_at = moment + timedelta(seconds=backoff(row.attempts))
+                    row.claimed_until = None
+                    if refused:  # the provider said no: nothing went out, the next try sends without asking
+                        row.in_flight_since = None
 
     async def stats(self) -> dict[str, Any]:
         """Counts by status (diagnostics, soak reports)."""

@@ -11,7 +11,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from bot.answers.billing import card_data_warning
@@ -20,6 +19,7 @@ from bot.gateway.engine import EngineClient, EngineUnavailable
 from bot.gateway.handoffs import Handoffs, handoff_request
 from bot.gateway.inbox import Inbound, Inbox, Outgoing, Taken
 from bot.gateway.outbound import Send
+from bot.gateway.outbox import Queued
 from bot.gateway.ratelimit import RATE_LIMIT_MESSAGE, RateLimiter
 from bot.gateway.redact import redact
 from bot.gateway.render import chosen_option, for_text_channel
@@ -111,7 +111,7 @@ class Conversations:
         # Set by the application when outbound texts go through the outbox: delivers what is due now, to
         # everyone, or a recipient's texts just read from the store.
         self.flush: Callable[[], Awaitable[int]] | None = None
-        self.deliver_to: Callable[[str, list[tuple[int, str, datetime]]], Awaitable[int]] | None = None
+        self.deliver_to: Callable[[str, list[Queued]], Awaitable[int]] | None = None
 
     def card_notice(self) -> str:
         """Tell the user not to send card data, and how to add a card safely (from the catalogue facts)."""

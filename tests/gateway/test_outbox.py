@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.gateway.outbound import Refused
-from bot.gateway.outbox import Outbox
+from bot.gateway.outbox import Outbox, Queued
 from bot.gateway.twilio_out import RedirectingHttpClient, TwilioProvider
 from bot.store.db import make_engine, make_sessionmaker
 from bot.store.models import OutboundMessage
@@ -165,18 +165,18 @@ async def test_an_identical_earlier_text_is_not_mistaken_for_the_uncertain_one(
 async def test_a_store_failure_after_the_send_does_not_send_it_again(
     outbox: Outbox, provider: ScriptedProvider, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original: Callable[..., None] = outbox._sent
+    original: Callable[..., None] = outbox._record
 
-    def store_down(row_id: int, provider_id: str) -> None:
+    def store_down(*_: Any) -> None:
         raise OSError("database is unreachable")
 
-    monkeypatch.setattr(outbox, "_sent", store_down)
+    monkeypatch.setattr(outbox, "_record", store_down)
     await outbox.send(TO, "tu factura de octubre")  # accepted, but it could not be marked sent
     assert provider.bodies() == ["tu factura de octubre"]
     [row] = outbox_rows(database_url)
     assert row["status"] == "pending" and row["in_flight_since"] is not None
 
-    monkeypatch.setattr(outbox, "_sent", original)
+    monkeypatch.setattr(outbox, "_record", original)
     assert await outbox.deliver_due() == 0  # still leased: nobody touches it before the lease ends
     make_due(database_url, claimed_until=None)  # the lease ran out (another replica may take it now)
     assert await outbox.deliver_due() == 1
@@ -237,3 +237,68 @@ async def test_twilio_provider_tells_a_refusal_from_an_outage(twilio: FakeTwilio
         assert not isinstance(outage.value, Refused)
     finally:
         await http.close()
+
+
+def queue_now(outbox: Outbox, database_url: str, bodies: list[str]) -> list[Queued]:
+    """Queue texts as an answer's transaction does (the outbox's own lease)."""
+    store = make_engine(database_url)
+    with make_sessionmaker(store).begin() as session:
+        queued = outbox.queue(session, TO, bodies)
+    store.dispose()
+    return queued
+
+
+async def test_an_answer_first_in_line_is_leased_as_it_is_queued_and_sent_without_a_claim(
+    outbox: Outbox, provider: ScriptedProvider, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued = queue_now(outbox, database_url, ["Tu plan es Pro.", "¿Algo más?"])
+    assert [q.claimed for q in queued] == [True, True]
+    for row in outbox_rows(database_url):
+        assert row["claimed_by"] == "test-replica" and row["in_flight_since"] is not None
+    other = Outbox(make_sessionmaker(make_engine(database_url)), provider, "other-replica")
+    assert await other.deliver_due() == 0  # leased to the replica that queued them
+
+    def no_claim(row_id: int) -> None:
+        raise AssertionError("a text leased when it was queued is not claimed again")
+
+    monkeypatch.setattr(outbox, "_claim", no_claim)
+    assert await outbox.deliver(TO, queued) == 2
+    assert provider.bodies() == ["Tu plan es Pro.", "¿Algo más?"] and provider.lookups == 0
+    assert [(r["status"], r["in_flight_since"]) for r in outbox_rows(database_url)] == [("sent", None)] * 2
+
+
+async def test_a_text_behind_a_waiting_one_is_not_leased_and_the_order_is_kept(
+    outbox: Outbox, provider: ScriptedProvider, database_url: str
+) -> None:
+    provider.script = ["refuse"]
+    await outbox.send(TO, "primero")
+    queued = queue_now(outbox, database_url, ["segundo"])
+    assert [(q.body, q.claimed) for q in queued] == [("primero", False), ("segundo", False)]
+    assert await outbox.deliver(TO, queued) == 0  # the first is not due yet: nothing overtakes it
+    make_due(database_url)
+    assert await outbox.deliver_due() == 2
+    assert provider.bodies() == ["primero", "segundo"]
+
+
+async def test_a_failure_midway_records_what_went_out_and_what_failed_together(
+    outbox: Outbox, provider: ScriptedProvider, database_url: str
+) -> None:
+    provider.script = ["ok", "refuse"]
+    assert await outbox.deliver(TO, queue_now(outbox, database_url, ["uno", "dos", "tres"])) == 1
+    one, two, three = outbox_rows(database_url)
+    assert one["status"] == "sent" and one["provider_id"] == provider.accepted[0].sid
+    assert two["status"] == "pending" and two["attempts"] == 1 and two["in_flight_since"] is None
+    assert three["status"] == "pending" and three["attempts"] == 0
+    make_due(database_url, claimed_until=None)
+    assert await outbox.deliver_due() == 2
+    assert provider.bodies() == ["uno", "dos", "tres"]
+
+
+async def test_a_replica_that_dies_after_queueing_leaves_texts_checked_before_they_are_sent(
+    outbox: Outbox, provider: ScriptedProvider, database_url: str
+) -> None:
+    queue_now(outbox, database_url, ["hola"])  # queued and leased, then the replica died before sending
+    other = Outbox(make_sessionmaker(make_engine(database_url)), provider, "other-replica")
+    make_due(database_url, claimed_until=None)  # its lease ran out
+    assert await other.deliver_due() == 1
+    assert provider.bodies() == ["hola"] and provider.lookups == 1  # asked first: it might have gone out

@@ -124,6 +124,8 @@ class Stats:
     latencies: list[float] = field(default_factory=list)
     sent: int = 0
     answered: int = 0
+    # Every answer the stack gave, warm-up included (the CPU it used is divided by this).
+    answered_all: int = 0
     completed_in_window: int = 0
     lost: Counter[str] = field(default_factory=Counter)
     duplicated: int = 0
@@ -147,6 +149,7 @@ class Stats:
             self.lost["empty answer"] += 1
             return False
         self.answered += 1
+        self.answered_all += 1
         if expected is not None:
             if len(texts) > len(expected):
                 self.duplicated += 1
@@ -178,6 +181,7 @@ class Stats:
             "duration": round(window, 3),
             "sent": self.sent,
             "answered": self.answered,
+            "answered_all": self.answered_all,
             "throughput": round(self.completed_in_window / window, 2) if window > 0 else 0.0,
             "offered_rate": round(self.sent / window, 2) if spec.kind == "open" and window > 0 else None,
             "latency_ms": {
@@ -471,6 +475,7 @@ async def closed_loop(spec: Spec, channel: Channel, stats: Stats) -> float:
                         stats.took(reply.done - started, spec.timeout)
                 else:
                     answered = reply.texts is not None and bool(reply.texts)
+                    stats.answered_all += answered
                 if answered and measure_from <= reply.done <= stop_at:
                     stats.completed_in_window += 1
                 if not answered:

@@ -101,6 +101,23 @@ def wait_for(check: Callable[[], bool], timeout: float, poll: float = 0.1) -> bo
     return False
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of the process tree's live members so far, in seconds."""
+    ticks = 0
+    for member in tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu(stack: Stack) -> dict[str, float]:
+    """CPU seconds each service's process tree has used so far."""
+    return {s.name: cpu_seconds(s.process.pid) for s in stack.members if s.process is not None}
+
+
 def memory(stack: Stack) -> dict[str, float | None]:
     """Peak memory of each service's process tree, in MiB."""
     return {s.name: peak_memory_mb(s.process.pid) if s.process is not None else None for s in stack.members}

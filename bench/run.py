@@ -142,6 +142,9 @@ class Bench:
         # Between WhatsApp steps (whose load generator serves the fake Twilio API itself), this one takes
         # what the gateway still sends, so its retries of stored messages never fail for want of Twilio.
         self.sink: FakeTwilio | None = None
+        # The stacks whose processes' CPU time each step measures.
+        self.measured: Stack | None = None
+        self.stock_stack: Stack | None = None
         self.results: dict[str, Any] = {
             "mode": "quick" if plan.quick else "full",
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -167,6 +170,8 @@ class Bench:
         whatsapp = spec["channel"] == "whatsapp" and self.sink is not None
         if whatsapp and self.sink is not None:
             self.sink.stop()
+        measured = self.measured if side == "ours" else self.stock_stack
+        cpu_before = procs.cpu(measured) if measured is not None else {}
         try:
             result = procs.load_step(spec, self.logs / f"load-{side}.log", limit)
         finally:
@@ -178,6 +183,13 @@ class Bench:
             left, waited = self.settle()
             result["pending_after"] = left
             result["settle_s"] = round((result.get("settle_s") or 0) + waited, 1)
+        if measured is not None and result.get("answered_all"):
+            # Per answered message, warm-up included; the step's backlog was answered by now (settled).
+            used = procs.cpu(measured)
+            result["cpu_ms_per_answer"] = {
+                name: round((used[name] - cpu_before.get(name, 0.0)) * 1000 / result["answered_all"], 2)
+                for name in used
+            }
             if self.sink is not None:
                 result["sent_to_twilio_after_step"] = len(self.sink.messages()) - before
         self.results[side]["steps"].append(result)
@@ -294,6 +306,7 @@ class Bench:
             settings.twilio_account_sid, settings.twilio_auth_token, port=self.ports.twilio
         )
         self.sink.start()
+        self.measured = stack
         begin = time.perf_counter()
         try:
             side["ready_s"] = procs.start(stack)
@@ -312,6 +325,7 @@ class Bench:
         finally:
             self.mark_logs(stack)
             stack.stop()
+            self.measured = None
             self.sink.stop()
             self.sink = None
 
@@ -403,6 +417,7 @@ class Bench:
         side["model"] = bot.model().name
         _say(f"Starting the stock bot (rasa run --enable-api, :{self.ports.stock})...")
         stack = Stack([stock.engine_service(bot, self.ports.stock)], root=bot.directory, log_dir=self.logs)
+        self.stock_stack = stack
         base = f"http://127.0.0.1:{self.ports.stock}"
         begin = time.perf_counter()
         try:

@@ -69,3 +69,10 @@ def test_slow_answers_keep_the_run_clean_but_miss_the_latency_target() -> None:
 def test_a_lost_message_makes_the_run_not_clean() -> None:
     summary = report.summarise({"ours": {"steps": [step(40.0, [30.0, 50.0], lost=1)]}})
     assert not summary["clean"] and summary["lost"] == 1
+
+
+def test_the_table_shows_each_processs_cpu_per_answered_message() -> None:
+    measured = {**step(40.0, [30.0, 50.0]), "cpu_ms_per_answer": {"engine": 14.0, "gateway": 6.0}}
+    results: dict[str, Any] = {"ours": {"steps": [measured]}}
+    results["summary"] = report.summarise(results)
+    assert "engine 14.0, gateway 6.0; total 20.0" in report.table(results)

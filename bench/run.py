@@ -183,15 +183,17 @@ class Bench:
             left, waited = self.settle()
             result["pending_after"] = left
             result["settle_s"] = round((result.get("settle_s") or 0) + waited, 1)
+            if self.sink is not None:
+                result["sent_to_twilio_after_step"] = len(self.sink.messages()) - before
         if measured is not None and result.get("answered_all"):
             # Per answered message, warm-up included; the step's backlog was answered by now (settled).
             used = procs.cpu(measured)
             result["cpu_ms_per_answer"] = {
-                name: round((used[name] - cpu_before.get(name, 0.0)) * 1000 / result["answered_all"], 2)
-                for name in used
+                service: round(
+                    (used[service] - cpu_before.get(service, 0.0)) * 1000 / result["answered_all"], 2
+                )
+                for service in used
             }
-            if self.sink is not None:
-                result["sent_to_twilio_after_step"] = len(self.sink.messages()) - before
         self.results[side]["steps"].append(result)
         if "error" in result:
             _say(f"    FAILED: {result['error']}")

@@ -194,6 +194,10 @@ class Bench:
                 )
                 for service in used
             }
+            if result.get("cpu_s") is not None:
+                result["cpu_ms_per_answer"]["load generator"] = round(
+                    result["cpu_s"] * 1000 / result["answered_all"], 2
+                )
         self.results[side]["steps"].append(result)
         if "error" in result:
             _say(f"    FAILED: {result['error']}")

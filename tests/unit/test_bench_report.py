@@ -72,7 +72,8 @@ def test_a_lost_message_makes_the_run_not_clean() -> None:
 
 
 def test_the_table_shows_each_processs_cpu_per_answered_message() -> None:
-    measured = {**step(40.0, [30.0, 50.0]), "cpu_ms_per_answer": {"engine": 14.0, "gateway": 6.0}}
+    used = {"engine": 14.0, "gateway": 6.0, "load generator": 3.0}
+    measured = {**step(40.0, [30.0, 50.0]), "cpu_ms_per_answer": used}
     results: dict[str, Any] = {"ours": {"steps": [measured]}}
     results["summary"] = report.summarise(results)
-    assert "engine 14.0, gateway 6.0; total 20.0" in report.table(results)
+    assert "engine 14.0, gateway 6.0, load generator 3.0; stack 20.0" in report.table(results)

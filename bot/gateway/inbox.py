@@ -89,6 +89,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _verified_user(session: Session, phone: str) -> User | None:
+    """The user whose verified WhatsApp number this is."""
+    return session.scalars(
+        select(User).where(User.phone == phone, User.phone_verified.is_(True))
+    ).one_or_none()
+
+
 class Inbox:
     """Store operations, run in a worker thread so the event loop never blocks on the database."""
 
@@ -105,11 +112,17 @@ class Inbox:
         reply_to: str | None,
         text: str,
         meta: dict[str, Any],
+        phone: str | None = None,
     ) -> tuple[Inbound, bool]:
-        """Store a message once; return it and whether it is new (False: a replay of a stored one)."""
+        """Store a message once; return it and whether it is new (False: a replay of a stored one). With
+        `phone`, the user whose verified number it is (if any) is looked up in the same trip and named in
+        the message's metadata as its sender's identity."""
 
         def run() -> tuple[Inbound, bool]:
             with self._sessions() as session:
+                user = None if phone is None else _verified_user(session, phone)
+                if user is not None:
+                    meta["identity"] = {"user_id": user.id, "account_id": user.account_id}
                 row = InboundMessage(
                     channel=channel,
                     external_id=external_id,
@@ -303,17 +316,6 @@ class Inbox:
                 )
 
         await asyncio.to_thread(run)
-
-    async def user_by_phone(self, phone: str) -> User | None:
-        """The user whose verified WhatsApp number this is."""
-
-        def run() -> User | None:
-            with self._sessions() as session:
-                return session.scalars(
-                    select(User).where(User.phone == phone, User.phone_verified.is_(True))
-                ).one_or_none()
-
-        return await asyncio.to_thread(run)
 
     async def user(self, user_id: int) -> User | None:
         """A user by id."""

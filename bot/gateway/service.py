@@ -154,17 +154,22 @@ class Conversations:
         return WebResult(200, messages=replies)
 
     # --- WhatsApp ---------------------------------------------------------------------------------------
-    async def whatsapp(
-        self, message_sid: str, reply_to: str, body: str, media: int, location: bool, metadata: dict[str, Any]
-    ) -> bool:
+    async def whatsapp(self, message_sid: str, reply_to: str, body: str, media: int, location: bool) -> bool:
         """Store an incoming WhatsApp message and answer it in the background; False for a replay."""
         sender_id = f"wa:{reply_to.removeprefix('whatsapp:')}"
         text = clean(body)
         redaction = redact(text)
         kind = "text" if text else ("location" if location else ("media" if media else "empty"))
-        meta = {**metadata, "card_notice": bool(redaction.cards or redaction.cvv), "kind": kind}
+        meta: dict[str, Any] = {"card_notice": bool(redaction.cards or redaction.cvv), "kind": kind}
+        # The sender is identified by their verified number, in the same trip that stores the message.
         inbound, new = await self.inbox.record(
-            WHATSAPP, message_sid, sender_id, reply_to, redaction.text, meta
+            WHATSAPP,
+            message_sid,
+            sender_id,
+            reply_to,
+            redaction.text,
+            meta,
+            reply_to.removeprefix("whatsapp:"),
         )
         if not new:
             log.info("whatsapp replay ignored: %s", message_sid)

@@ -53,9 +53,7 @@ async def incoming(request: web.Request) -> web.Response:
     location = "Latitude" in fields and "Longitude" in fields
     conversations = request.app[CONVERSATIONS]
     async with request.app[ARRIVALS].hold(sender):
-        user = await conversations.inbox.user_by_phone(sender.removeprefix("whatsapp:"))
-        metadata = {} if user is None else {"identity": {"user_id": user.id, "account_id": user.account_id}}
-        await conversations.whatsapp(sid, sender, fields.get("Body", ""), media, location, metadata)
+        await conversations.whatsapp(sid, sender, fields.get("Body", ""), media, location)
     return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 
 

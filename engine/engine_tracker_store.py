@@ -16,6 +16,12 @@ issues prebuilt Core statements, and remembers how many events of the session it
 that follows in the same turn inserts the rest without counting. Rasa's lock store keeps a conversation
 on one worker at a time, so that number is always read under the same lock as the save that uses it;
 a save with no read before it counts as Rasa does.
+
+It also keeps each conversation's tracker in memory between turns: a read that finds the stored session
+unchanged since this process saved it (the same number of events and the same last row, which another
+worker's or another store's write would change) returns the kept tracker instead of decoding every event
+of the session and replaying it again, work that grows with the conversation. A kept tracker is handed
+out once (whoever reads it, saves it back), and only when it holds exactly the stored events.
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ import itertools
 import json
 import logging
 from collections import OrderedDict
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
@@ -36,6 +43,17 @@ logger = logging.getLogger(__name__)
 
 # Conversations whose session length is remembered between a read and the save that follows it.
 _REMEMBERED = 10_000
+# Conversations whose tracker is kept in memory between turns (the least recently saved go first).
+_KEPT = 1_000
+
+
+class _Kept(NamedTuple):
+    """A tracker as this process saved it, and the stored session it matches."""
+
+    tracker: DialogueStateTracker
+    count: int
+    last_id: int
+    domain: Domain
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -74,8 +92,15 @@ class FastSQLTrackerStore(SQLTrackerStore):
         # The same rows as Rasa's query: this conversation's events since its latest session start.
         self._session_events = sa.select(events.c.data).where(in_session).order_by(events.c.id)
         self._session_count = sa.select(sa.func.count()).select_from(events).where(in_session)
+        self._session_mark = (
+            sa.select(sa.func.count(), sa.func.max(events.c.id)).select_from(events).where(in_session)
+        )
         self._insert = events.insert()
         self._stored: OrderedDict[str, int] = OrderedDict()
+        self._kept: OrderedDict[str, _Kept] = OrderedDict()
+        # Reads answered from memory and from the database (diagnostics and the engine checks).
+        self.kept_reads = 0
+        self.stored_reads = 0
 
     def _remember(self, sender_id: str, count: int) -> None:
         self._stored[sender_id] = count
@@ -83,8 +108,24 @@ class FastSQLTrackerStore(SQLTrackerStore):
         if len(self._stored) > _REMEMBERED:
             self._stored.popitem(last=False)
 
+    def _unchanged(self, sender_id: str) -> DialogueStateTracker | None:
+        """The tracker kept for the conversation, if the stored session is still the one it holds."""
+        kept = self._kept.pop(sender_id, None)  # handed out once: whoever reads it saves it back
+        # Events added to it after its save (a turn that failed before saving) make it unusable.
+        if kept is None or kept.domain is not self.domain or len(kept.tracker.events) != kept.count:
+            return None
+        with self.engine.connect() as connection:
+            count, last_id = connection.execute(self._session_mark, {"sender_id": sender_id}).one()
+        return kept.tracker if (count, last_id) == (kept.count, kept.last_id) else None
+
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The tracker of the conversation's latest session (None for a new conversation)."""
+        tracker = self._unchanged(sender_id)
+        if tracker is not None:
+            self.kept_reads += 1
+            self._remember(sender_id, len(tracker.events))
+            return tracker
+        self.stored_reads += 1
         with self.engine.connect() as connection:
             rows = connection.execute(self._session_events, {"sender_id": sender_id}).scalars().all()
         self._remember(sender_id, len(rows))
@@ -115,4 +156,17 @@ class FastSQLTrackerStore(SQLTrackerStore):
                 )
             if rows:
                 connection.execute(self._insert, rows)
+            count, last_id = connection.execute(self._session_mark, {"sender_id": tracker.sender_id}).one()
+        self._keep(tracker, count, last_id)
         logger.debug(f"Tracker with sender_id '{tracker.sender_id}' stored to database")
+
+    def _keep(self, tracker: DialogueStateTracker, count: int, last_id: int | None) -> None:
+        """Keep the saved tracker for the next turn when it holds exactly the stored session's events (not
+        after a new session started within the turn: a read returns the new session's events only)."""
+        sender_id = tracker.sender_id
+        self._kept.pop(sender_id, None)
+        if self.domain is None or last_id is None or len(tracker.events) != count:
+            return
+        self._kept[sender_id] = _Kept(tracker, count, last_id, self.domain)
+        if len(self._kept) > _KEPT:
+            self._kept.popitem(last=False)

@@ -1,8 +1,10 @@
 """Run by the engine's Python (rasa 3.6): our FastSQLTrackerStore against Rasa's own SQLTrackerStore.
 
 Both stores share one database; conversations are written turn by turn through one store and read back
-through the other, across a new session, a save with no read before it, and many senders. Prints "ok" and
-exits 0 when every tracker read either way holds the same events; raises otherwise.
+through the other, across a new session, a save with no read before it, and many senders; then the tracker
+our store keeps between turns is checked against writes it did not make, unsaved changes and a new
+session. Prints "ok" and exits 0 when every tracker read either way holds the same events; raises
+otherwise.
 
 Usage: python tests/engine/tracker_store_check.py DOMAIN_YML sqlite PATH
        python tests/engine/tracker_store_check.py DOMAIN_YML postgresql HOST PORT USER DB
@@ -77,6 +79,55 @@ async def check(domain: Domain, kwargs: dict) -> None:
     assert _events(await stock.retrieve(sender)) == _events(tracker)
     full = await stock.retrieve_full_tracker(sender)
     assert len(full.events) > len(tracker.events)
+    await check_kept_trackers(fast, stock, slot)
+
+
+async def check_kept_trackers(fast: Any, stock: Any, slot: str) -> None:
+    """The tracker kept between turns: used only while the stored session is the one it holds."""
+    sender = f"kept-{time.time_ns()}"
+    tracker = await stock.get_or_create_tracker(sender)
+    _turn(tracker, "primero", slot, "uno")
+    await stock.save(tracker)
+    tracker = await fast.retrieve(sender)  # read from the database, then kept once saved
+    for n in range(3):
+        _turn(tracker, f"turno {n}", slot, f"valor {n}")
+        await fast.save(tracker)
+        before = fast.kept_reads
+        again = await fast.retrieve(sender)
+        assert fast.kept_reads == before + 1, "an unchanged session is read from memory"
+        assert _events(again) == _events(await stock.retrieve(sender)) == _events(tracker)
+        tracker = again
+    # Handed out once: a second read without a save in between goes to the database.
+    before = fast.stored_reads
+    second = await fast.retrieve(sender)
+    assert fast.stored_reads == before + 1 and second is not tracker
+    assert _events(second) == _events(tracker)
+    # Another writer (Rasa's store, another worker) changes the session: the kept tracker is not used.
+    await fast.save(second)
+    other = await stock.retrieve(sender)
+    _turn(other, "desde otro proceso", slot, "otro")
+    await stock.save(other)
+    before = fast.stored_reads
+    read = await fast.retrieve(sender)
+    assert fast.stored_reads == before + 1 and read.get_slot(slot) == "otro"
+    assert _events(read) == _events(other)
+    # A turn that failed after changing the tracker and before saving it: the change is not seen again.
+    await fast.save(read)
+    broken = await fast.retrieve(sender)
+    _turn(broken, "a medias", slot, "sin guardar")
+    before = fast.stored_reads
+    fresh = await fast.retrieve(sender)
+    assert fast.stored_reads == before + 1 and fresh.get_slot(slot) == "otro"
+    assert _events(fresh) == _events(other)
+    # A new session started within a turn: the next read holds the new session's events only.
+    later = time.time()
+    fresh.update(ActionExecuted("action_session_start", timestamp=later))
+    fresh.update(SessionStarted(timestamp=later + 0.001))
+    fresh.update(ActionExecuted("action_listen", timestamp=later + 0.002))
+    await fast.save(fresh)
+    after = await fast.retrieve(sender)
+    assert _events(after) == _events(await stock.retrieve(sender))
+    assert after.events[0].type_name == "session_started"
 
 
 def main(argv: list[str]) -> int:

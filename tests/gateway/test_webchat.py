@@ -71,6 +71,16 @@ async def test_the_page_is_served(gateway: Gateway) -> None:
     assert script.status == 200
 
 
+@pytest.mark.parametrize(("path", "own"), [("/", "app"), ("/agent", "agent")])
+async def test_each_page_loads_the_shared_files_before_its_own(gateway: Gateway, path: str, own: str) -> None:
+    page = await (await gateway.client.get(path)).text()
+    # common.css / common.js (shared by the webchat and the agent console) come first, all are served.
+    assets = ["/static/common.css", f"/static/{own}.css", "/static/common.js", f"/static/{own}.js"]
+    assert sorted(assets, key=page.index) == assets
+    for asset in assets:
+        assert (await gateway.client.get(asset)).status == 200
+
+
 # --- anonymous conversations ----------------------------------------------------------------------------
 async def test_anonymous_message_sets_a_signed_cookie_and_returns_the_engine_answer(
     gateway: Gateway, engine: FakeEngine

@@ -336,7 +336,17 @@ def spanish_json_error(status: int, body: bytes) -> None:
 # --- the pages and static files -------------------------------------------------------------------------
 @budget("pages")
 @given(
-    path=st.sampled_from(["/", "/agent", "/static/app.js", "/static/app.css", "/static/agent.js"]),
+    path=st.sampled_from(
+        [
+            "/",
+            "/agent",
+            "/static/common.js",
+            "/static/common.css",
+            "/static/app.js",
+            "/static/app.css",
+            "/static/agent.js",
+        ]
+    ),
     method=st.sampled_from(["GET", "GET", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"]),
     headers=HEADERS,
     params=QUERY,

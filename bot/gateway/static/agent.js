@@ -6,10 +6,12 @@
 (() => {
   "use strict";
 
+  // Helpers shared with the webchat (common.js).
+  const { isStr, store, storeToken, followStoredToken, tokenFromHash, decodeJwt, requestJson, messageOf } = window.zcc;
+  const { el, srOnly, appendText, bindComposer, fitTextarea, eventStream, fetchDevUsers, devPanelSignIn } = window.zcc;
+
   const TOKEN_KEY = "zcc.agent.token";
   const MAX_REPLY = 2000;
-  const EVENTS_RETRY_MIN_MS = 3000;
-  const EVENTS_RETRY_MAX_MS = 60000;
   const POLL_MS = 20000; // queue refresh while the live stream is down
   const NARROW = "(max-width: 859px)";
 
@@ -103,62 +105,9 @@
   const devStatus = $("dev-status");
 
   // ---------------------------------------------------------------------------------------------
-  // Small helpers
+  // Small helpers (more in common.js: storage, tokens, requests, rendering of text)
 
-  const isStr = (v) => typeof v === "string";
   const idOf = (v) => (v === null || v === undefined ? "" : String(v));
-
-  const store = {
-    get(key) {
-      try {
-        return window.localStorage.getItem(key);
-      } catch (_) {
-        return null;
-      }
-    },
-    set(key, value) {
-      try {
-        window.localStorage.setItem(key, value);
-      } catch (_) {
-        /* ignore */
-      }
-    },
-    remove(key) {
-      try {
-        window.localStorage.removeItem(key);
-      } catch (_) {
-        /* ignore */
-      }
-    },
-  };
-
-  function el(tag, className, attrs, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (attrs) for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
-
-  const URL_RE = /\bhttps?:\/\/[^\s<>"']+/g;
-
-  /** Append text to an element: newlines become <br>, http(s) links become safe anchors. */
-  function appendText(parent, text) {
-    text.split(/\r?\n/).forEach((line, i) => {
-      if (i > 0) parent.appendChild(document.createElement("br"));
-      let last = 0;
-      for (const match of line.matchAll(URL_RE)) {
-        let url = match[0];
-        const trail = /[.,;:!?)\]»]+$/.exec(url);
-        if (trail) url = url.slice(0, -trail[0].length);
-        if (match.index > last) parent.appendChild(document.createTextNode(line.slice(last, match.index)));
-        const a = el("a", "", { href: url, target: "_blank", rel: "noopener noreferrer" }, url);
-        parent.appendChild(a);
-        last = match.index + url.length;
-      }
-      if (last < line.length) parent.appendChild(document.createTextNode(line.slice(last)));
-    });
-  }
 
   /** 135 -> "02:15"; an hour or more -> "1:02:15". */
   function clock(totalSeconds) {
@@ -186,19 +135,6 @@
       return d.toLocaleString("es", opts);
     } catch (_) {
       return d.toISOString();
-    }
-  }
-
-  function decodeJwt(token) {
-    try {
-      const part = token.split(".")[1];
-      if (!part) return null;
-      const b64 = part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "=");
-      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-      const data = JSON.parse(new TextDecoder().decode(bytes));
-      return data && typeof data === "object" ? data : null;
-    } catch (_) {
-      return null;
     }
   }
 
@@ -245,44 +181,25 @@
     }, 6000);
   }
 
-  function messageOf(body, fallback) {
-    if (body && typeof body === "object" && isStr(body.message) && body.message.trim()) return body.message;
-    return fallback;
-  }
-
   // ---------------------------------------------------------------------------------------------
   // API
 
-  async function readJson(response) {
-    try {
-      return await response.json();
-    } catch (_) {
-      return null;
-    }
-  }
-
-  /** A call to the API: {ok, status, body}; status 0 for network errors. Handles 401/403. */
+  /** A call to the API: {ok, status, body, stale}; status 0 for network errors. Handles 401/403. */
   async function api(method, path, payload) {
     const generation = state.generation;
     const headers = { Accept: "application/json" };
     if (state.token) headers.Authorization = `Bearer ${state.token}`;
     if (payload !== undefined) headers["Content-Type"] = "application/json";
-    let response;
-    try {
-      response = await fetch(path, {
-        method,
-        headers,
-        credentials: "same-origin",
-        cache: "no-store",
-        body: payload === undefined ? undefined : JSON.stringify(payload),
-      });
-    } catch (_) {
-      return { ok: false, status: 0, body: null, stale: generation !== state.generation };
-    }
-    const body = await readJson(response);
+    const r = await requestJson(path, {
+      method,
+      headers,
+      cache: "no-store",
+      body: payload === undefined ? undefined : JSON.stringify(payload),
+    });
     const stale = generation !== state.generation;
-    if (!stale && (response.status === 401 || response.status === 403)) authFailed();
-    return { ok: response.ok, status: response.status, body, stale };
+    if (r.status === 0) return { ok: false, status: 0, body: null, stale };
+    if (!stale && (r.status === 401 || r.status === 403)) authFailed();
+    return { ok: r.ok, status: r.status, body: r.body, stale };
   }
 
   function authFailed() {
@@ -684,7 +601,7 @@
       meta.appendChild(t);
     }
     bubble.appendChild(meta);
-    bubble.appendChild(el("span", "visually-hidden", null, ": "));
+    bubble.appendChild(srOnly(": "));
     const body = el("span", "msg-body");
     appendText(body, isStr(m.text) ? m.text : "");
     bubble.appendChild(body);
@@ -812,14 +729,7 @@
       }
       return;
     }
-    if (r.status === 401 || r.status === 403) return;
-    if (r.status === 409) {
-      showError(messageOf(r.body, TEXTS.notMine));
-      if (state.openId === id) refreshOpen();
-      loadQueue();
-      return;
-    }
-    showError(r.status === 0 ? TEXTS.network : messageOf(r.body, TEXTS.unavailable));
+    ownActionFailed(r, id);
   }
 
   async function resolveOpen() {
@@ -846,6 +756,11 @@
       return;
     }
     updateControls();
+    ownActionFailed(r, id);
+  }
+
+  /** A reply or a resolve refused: on a conflict (no longer the agent's) reload the conversation and the queue. */
+  function ownActionFailed(r, id) {
     if (r.status === 401 || r.status === 403) return;
     if (r.status === 409) {
       showError(messageOf(r.body, TEXTS.notMine));
@@ -859,36 +774,38 @@
   // ---------------------------------------------------------------------------------------------
   // Live events
 
-  const events = { source: null, retryTimer: 0, retryDelay: EVENTS_RETRY_MIN_MS, pollTimer: 0 };
+  const events = eventStream({
+    on: {
+      queue: (data) => {
+        if (Array.isArray(data.handoffs)) setQueue(data.handoffs);
+      },
+      message: (data) => onLiveMessage(data),
+    },
+    opened: () => setConnection("live"),
+    interrupted: () => setConnection("retry"),
+    // Refused for good (e.g. an expired token): check with a plain request, then retry later.
+    closed: () => setConnection("off"),
+    reconnect: async (isCurrent) => {
+      await loadQueue();
+      if (isCurrent() && !state.authFailed) openEvents();
+    },
+  });
+  let pollTimer = 0;
 
   function setConnection(kind) {
     connection.dataset.state = kind;
     connectionText.textContent = kind === "live" ? TEXTS.live : kind === "retry" ? TEXTS.reconnecting : TEXTS.offline;
   }
 
-  function parseData(event) {
-    try {
-      const data = JSON.parse(event.data);
-      return data && typeof data === "object" ? data : null;
-    } catch (_) {
-      return null;
-    }
-  }
-
   function closeEvents() {
-    window.clearTimeout(events.retryTimer);
-    window.clearInterval(events.pollTimer);
-    events.retryTimer = 0;
-    events.pollTimer = 0;
-    if (events.source) {
-      events.source.close();
-      events.source = null;
-    }
+    events.close();
+    window.clearInterval(pollTimer);
+    pollTimer = 0;
   }
 
   function startPolling() {
-    if (events.pollTimer) return;
-    events.pollTimer = window.setInterval(() => {
+    if (pollTimer) return;
+    pollTimer = window.setInterval(() => {
       if (!events.source || events.source.readyState !== 1) loadQueue();
     }, POLL_MS);
   }
@@ -908,48 +825,12 @@
     renderQueue();
   }
 
+  /** The live stream, with the queue polled while it is not open (or when the browser has no EventSource). */
   function openEvents() {
     closeEvents();
-    if (!state.token || state.authFailed || typeof window.EventSource !== "function") {
-      if (state.token && !state.authFailed) startPolling();
-      return;
-    }
-    const source = new EventSource(`/api/agent/events?access_token=${encodeURIComponent(state.token)}`);
-    events.source = source;
-    setConnection("retry");
+    if (!state.token || state.authFailed) return;
     startPolling();
-    source.addEventListener("open", () => {
-      if (events.source !== source) return;
-      events.retryDelay = EVENTS_RETRY_MIN_MS;
-      setConnection("live");
-    });
-    source.addEventListener("queue", (event) => {
-      if (events.source !== source) return;
-      const data = parseData(event);
-      if (data && Array.isArray(data.handoffs)) setQueue(data.handoffs);
-    });
-    source.addEventListener("message", (event) => {
-      if (events.source !== source) return;
-      const data = parseData(event);
-      if (data) onLiveMessage(data);
-    });
-    source.addEventListener("error", () => {
-      if (events.source !== source) return;
-      if (source.readyState !== 2 /* CLOSED */) {
-        setConnection("retry");
-        return;
-      }
-      // Refused for good (e.g. an expired token): check with a plain request, then retry later.
-      setConnection("off");
-      const delay = events.retryDelay;
-      events.retryDelay = Math.min(events.retryDelay * 2, EVENTS_RETRY_MAX_MS);
-      window.clearTimeout(events.retryTimer);
-      events.retryTimer = window.setTimeout(async () => {
-        if (events.source !== source) return;
-        await loadQueue();
-        if (events.source === source && !state.authFailed) openEvents();
-      }, delay);
-    });
+    if (events.open(`/api/agent/events?access_token=${encodeURIComponent(state.token)}`)) setConnection("retry");
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -995,42 +876,17 @@
     });
   }
 
-  /** #token=<jwt> in the URL: keep it and take it out of the address bar. */
-  function tokenFromHash() {
-    const hash = window.location.hash.replace(/^#/, "");
-    if (!hash) return null;
-    const params = new URLSearchParams(hash);
-    const token = params.get("token");
-    if (token === null) return null;
-    params.delete("token");
-    const rest = params.toString();
-    try {
-      window.history.replaceState(window.history.state, "", window.location.pathname + window.location.search + (rest ? `#${rest}` : ""));
-    } catch (_) {
-      /* ignore */
-    }
-    return token.trim();
-  }
-
   function adoptHashToken() {
     const token = tokenFromHash();
     if (token === null) return false;
-    if (token) store.set(TOKEN_KEY, token);
-    else store.remove(TOKEN_KEY);
+    storeToken(TOKEN_KEY, token);
     startSession(token, "");
     return true;
   }
 
   async function setupDevPanel() {
-    let response;
-    try {
-      response = await fetch("/api/dev/users", { credentials: "same-origin", headers: { Accept: "application/json" } });
-    } catch (_) {
-      return;
-    }
-    if (response.status !== 200) return;
-    const users = await readJson(response);
-    if (!Array.isArray(users)) return;
+    const users = await fetchDevUsers();
+    if (!users) return;
     const agents = users.filter((u) => u && isStr(u.email) && u.profile === "agent");
     devSelect.replaceChildren();
     for (const u of agents) {
@@ -1054,51 +910,28 @@
     const email = devSelect.value;
     if (!email) return;
     const option = devSelect.selectedOptions[0];
-    devLogin.disabled = true;
-    try {
-      const response = await fetch("/api/dev/token", {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ email }),
-      });
-      const body = await readJson(response);
-      if (!response.ok || !body || !isStr(body.token) || !body.token) {
-        devStatus.textContent = messageOf(body, TEXTS.devLoginFailed);
-        return;
-      }
-      store.set(TOKEN_KEY, body.token);
-      startSession(body.token, (option && option.dataset.name) || email);
-      devPanel.open = false;
-      queueList.focus();
-    } catch (_) {
-      devStatus.textContent = TEXTS.network;
-    } finally {
-      devLogin.disabled = false;
-    }
+    await devPanelSignIn(email, {
+      button: devLogin,
+      status: devStatus,
+      networkText: TEXTS.network,
+      refused: (status, body) => messageOf(body, TEXTS.devLoginFailed),
+      signedIn: (token) => {
+        store.set(TOKEN_KEY, token);
+        startSession(token, (option && option.dataset.name) || email);
+        devPanel.open = false;
+        queueList.focus();
+      },
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
   // Wiring
 
   function autoGrow() {
-    reply.style.height = "auto";
-    const max = 200;
-    reply.style.height = Math.min(reply.scrollHeight + 2, max) + "px";
-    reply.style.overflowY = reply.scrollHeight + 2 > max ? "auto" : "hidden";
+    fitTextarea(reply, 200);
   }
 
-  replyForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    sendReply();
-  });
-
-  reply.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
-      event.preventDefault();
-      sendReply();
-    }
-  });
+  bindComposer(replyForm, reply, sendReply);
   reply.addEventListener("input", autoGrow);
   reply.maxLength = MAX_REPLY;
 
@@ -1140,12 +973,7 @@
   window.addEventListener("hashchange", adoptHashToken);
 
   // Another tab signed in or out: follow it.
-  window.addEventListener("storage", (event) => {
-    if (event.key === TOKEN_KEY || event.key === null) {
-      const token = store.get(TOKEN_KEY) || "";
-      if (token !== state.token) startSession(token, "");
-    }
-  });
+  followStoredToken(TOKEN_KEY, () => state.token, (token) => startSession(token, ""));
 
   window.setInterval(tickQueue, 1000);
 

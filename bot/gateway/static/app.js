@@ -6,6 +6,10 @@
 (() => {
   "use strict";
 
+  // Helpers shared with the agent console (common.js).
+  const { isStr, store, storeToken, followStoredToken, tokenFromHash, decodeJwt, requestJson, messageOf } = window.zcc;
+  const { el, srOnly, appendText, bindComposer, fitTextarea, eventStream, fetchDevUsers, devPanelSignIn } = window.zcc;
+
   const TOKEN_KEY = "zcc.token";
   const WHOAMI_KEY = "zcc.whoami";
   const TRANSCRIPT_PREFIX = "zcc.transcript.v1.";
@@ -14,9 +18,6 @@
   const REQUEST_TIMEOUT_MS = 60000;
   const MAX_SEEN_IDS = 500;
   const EVENTS_URL = "/api/chat/events";
-  // Reconnection delays when the stream is closed for good (EventSource retries by itself otherwise).
-  const EVENTS_RETRY_MIN_MS = 3000;
-  const EVENTS_RETRY_MAX_MS = 60000;
 
   const TEXTS = {
     welcome: "¡Hola! Pregúntame por los planes, canales, pagos o tus contratos.",
@@ -59,39 +60,7 @@
   const handoffStatus = $("handoff-status");
 
   // ---------------------------------------------------------------------------------------------
-  // Storage helpers (localStorage may be unavailable or full: never let that break the chat)
-
-  const store = {
-    get(key) {
-      try {
-        return window.localStorage.getItem(key);
-      } catch (_) {
-        return null;
-      }
-    },
-    set(key, value) {
-      try {
-        window.localStorage.setItem(key, value);
-        return true;
-      } catch (_) {
-        return false;
-      }
-    },
-    remove(key) {
-      try {
-        window.localStorage.removeItem(key);
-      } catch (_) {
-        /* ignore */
-      }
-    },
-    keys() {
-      try {
-        return Object.keys(window.localStorage);
-      } catch (_) {
-        return [];
-      }
-    },
-  };
+  // Storage keys (common.js's store: localStorage may be unavailable or full, that never breaks the chat)
 
   const getToken = () => store.get(TOKEN_KEY) || "";
 
@@ -115,8 +84,6 @@
 
   // ---------------------------------------------------------------------------------------------
   // Data validation: keep only well-formed pieces of what the server (or storage) gives us
-
-  const isStr = (v) => typeof v === "string";
 
   function cleanButtons(buttons) {
     if (!Array.isArray(buttons)) return [];
@@ -235,44 +202,6 @@
 
   // ---------------------------------------------------------------------------------------------
   // Rendering
-
-  const URL_RE = /\bhttps?:\/\/[^\s<>"']+/g;
-
-  /** Append text to an element: newlines become <br>, http(s) links become safe anchors. */
-  function appendText(parent, text) {
-    const lines = text.split(/\r?\n/);
-    lines.forEach((line, i) => {
-      if (i > 0) parent.appendChild(document.createElement("br"));
-      let last = 0;
-      for (const match of line.matchAll(URL_RE)) {
-        let url = match[0];
-        const trail = /[.,;:!?)\]»]+$/.exec(url);
-        if (trail) url = url.slice(0, -trail[0].length);
-        if (match.index > last) parent.appendChild(document.createTextNode(line.slice(last, match.index)));
-        const a = document.createElement("a");
-        a.href = url;
-        a.textContent = url;
-        a.target = "_blank";
-        a.rel = "noopener noreferrer";
-        parent.appendChild(a);
-        last = match.index + url.length;
-      }
-      if (last < line.length) parent.appendChild(document.createTextNode(line.slice(last)));
-    });
-  }
-
-  function el(tag, className, attrs) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (attrs) for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-    return node;
-  }
-
-  function srOnly(text) {
-    const span = el("span", "visually-hidden");
-    span.textContent = text;
-    return span;
-  }
 
   function renderTable(table) {
     const wrap = el("div", "msg bot msg-table-bubble");
@@ -453,10 +382,7 @@
   }
 
   function autoGrow() {
-    input.style.height = "auto";
-    const max = 160;
-    input.style.height = Math.min(input.scrollHeight + 2, max) + "px";
-    input.style.overflowY = input.scrollHeight + 2 > max ? "auto" : "hidden";
+    fitTextarea(input, 160);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -467,14 +393,6 @@
     const token = getToken();
     if (token) headers.Authorization = `Bearer ${token}`;
     return headers;
-  }
-
-  async function readJson(response) {
-    try {
-      return await response.json();
-    } catch (_) {
-      return null;
-    }
   }
 
   /** Turn the server's list of messages into transcript entries, applying table replacements. */
@@ -505,10 +423,10 @@
   }
 
   function errorMessageFor(status, body) {
-    if (body && typeof body === "object" && isStr(body.message) && body.message.trim()) return body.message;
-    if (status === 429) return "Has enviado muchos mensajes seguidos. Espera un momento e inténtalo de nuevo.";
-    if (status === 413) return `Tu mensaje es demasiado largo. Escribe como máximo ${MAX_LENGTH} caracteres.`;
-    return TEXTS.unavailable;
+    let fallback = TEXTS.unavailable;
+    if (status === 429) fallback = "Has enviado muchos mensajes seguidos. Espera un momento e inténtalo de nuevo.";
+    else if (status === 413) fallback = `Tu mensaje es demasiado largo. Escribe como máximo ${MAX_LENGTH} caracteres.`;
+    return messageOf(body, fallback);
   }
 
   /**
@@ -534,29 +452,23 @@
     const retry = () => submit(text, shown, true);
     const controller = typeof AbortController === "function" ? new AbortController() : null;
     const timer = controller ? window.setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS) : 0;
-    let response;
-    try {
-      response = await fetch("/api/chat", {
-        method: "POST",
-        credentials: "same-origin",
-        headers: authHeaders({ "Content-Type": "application/json" }),
-        body: JSON.stringify({ message: text }),
-        signal: controller ? controller.signal : undefined,
-      });
-    } catch (err) {
-      window.clearTimeout(timer);
-      if (generation !== state.generation) return;
-      setBusy(false);
-      showError(err && err.name === "AbortError" ? TEXTS.timeout : TEXTS.network, retry);
-      return;
-    }
-    const body = await readJson(response);
+    const r = await requestJson("/api/chat", {
+      method: "POST",
+      headers: authHeaders({ "Content-Type": "application/json" }),
+      body: JSON.stringify({ message: text }),
+      signal: controller ? controller.signal : undefined,
+    });
     window.clearTimeout(timer);
     if (generation !== state.generation) return; // identity changed meanwhile: drop the reply
     setBusy(false);
 
-    if (!response.ok) {
-      showError(errorMessageFor(response.status, body), retry);
+    if (r.status === 0) {
+      showError(r.error && r.error.name === "AbortError" ? TEXTS.timeout : TEXTS.network, retry);
+      return;
+    }
+    const body = r.body;
+    if (!r.ok) {
+      showError(errorMessageFor(r.status, body), retry);
       return;
     }
     if (!Array.isArray(body)) {
@@ -606,23 +518,18 @@
     handoffStatus.hidden = !text;
   }
 
-  const events = {
-    source: null,
-    retryTimer: 0,
-    retryDelay: EVENTS_RETRY_MIN_MS,
-    // Anonymous visitors: the first chat reply may have created the conversation cookie, so the
-    // stream is reopened once afterwards to make sure it follows that conversation.
-    reopenedAfterChat: false,
-  };
-
-  function parseEventData(event) {
-    try {
-      const data = JSON.parse(event.data);
-      return data && typeof data === "object" ? data : null;
-    } catch (_) {
-      return null;
-    }
-  }
+  const events = eventStream({
+    on: {
+      message: (data) => receiveLiveMessage(data),
+      handoff: (data) => {
+        if (HANDOFF_STATUSES.has(data.status)) showHandoff(data.status, data.position);
+      },
+    },
+    reconnect: () => openEvents(),
+  });
+  // Anonymous visitors: the first chat reply may have created the conversation cookie, so the
+  // stream is reopened once afterwards to make sure it follows that conversation.
+  let reopenedAfterChat = false;
 
   /** A live message from the stream: shown and kept once per id. */
   function receiveLiveMessage(data) {
@@ -643,80 +550,29 @@
     scrollToEnd();
   }
 
-  function closeEvents() {
-    window.clearTimeout(events.retryTimer);
-    events.retryTimer = 0;
-    if (events.source) {
-      events.source.close();
-      events.source = null;
-    }
-  }
-
-  /** (Re)open the stream for the current identity. */
+  /**
+   * (Re)open the stream for the current identity. When the server refuses it (e.g. no conversation
+   * yet) it is tried again later, quietly and with a back-off (common.js's eventStream).
+   */
   function openEvents() {
-    closeEvents();
-    if (typeof window.EventSource !== "function") return;
     const url = state.token ? `${EVENTS_URL}?access_token=${encodeURIComponent(state.token)}` : EVENTS_URL;
-    let source;
-    try {
-      source = new EventSource(url, { withCredentials: true });
-    } catch (_) {
-      return;
-    }
-    events.source = source;
-    source.addEventListener("open", () => {
-      if (events.source === source) events.retryDelay = EVENTS_RETRY_MIN_MS;
-    });
-    source.addEventListener("message", (event) => {
-      if (events.source !== source) return;
-      const data = parseEventData(event);
-      if (data) receiveLiveMessage(data);
-    });
-    source.addEventListener("handoff", (event) => {
-      if (events.source !== source) return;
-      const data = parseEventData(event);
-      if (data && HANDOFF_STATUSES.has(data.status)) showHandoff(data.status, data.position);
-    });
-    source.addEventListener("error", () => {
-      // EventSource reconnects by itself after network errors; when the server refused the stream
-      // (e.g. no conversation yet) it gives up, so try again later, quietly and with a back-off.
-      if (events.source !== source || source.readyState !== 2 /* CLOSED */) return;
-      window.clearTimeout(events.retryTimer);
-      const delay = events.retryDelay;
-      events.retryDelay = Math.min(events.retryDelay * 2, EVENTS_RETRY_MAX_MS);
-      events.retryTimer = window.setTimeout(() => {
-        if (events.source === source) openEvents();
-      }, delay);
-    });
+    events.open(url, { withCredentials: true });
   }
 
   function afterChatReply(handedOff) {
     const source = events.source;
     const closed = !source || source.readyState === 2;
-    if (!state.token && !events.reopenedAfterChat) {
-      events.reopenedAfterChat = true;
+    if (!state.token && !reopenedAfterChat) {
+      reopenedAfterChat = true;
       openEvents();
     } else if (closed || (handedOff && source.readyState !== 1 /* OPEN */)) {
-      events.retryDelay = EVENTS_RETRY_MIN_MS;
+      events.resetDelay();
       openEvents();
     }
   }
 
   // ---------------------------------------------------------------------------------------------
   // Identity
-
-  function decodeJwt(token) {
-    try {
-      const part = token.split(".")[1];
-      if (!part) return null;
-      const b64 = part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "=");
-      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-      const data = JSON.parse(new TextDecoder().decode(bytes));
-      return data && typeof data === "object" ? data : null;
-    } catch (_) {
-      return null;
-    }
-  }
 
   function currentProfile() {
     if (!state.token) return null;
@@ -753,8 +609,7 @@
 
   /** Switch to another identity (token or "" for anonymous): a new, empty conversation view. */
   function setIdentity(token, who) {
-    if (token) store.set(TOKEN_KEY, token);
-    else store.remove(TOKEN_KEY);
+    storeToken(TOKEN_KEY, token);
     if (token && who) {
       store.set(WHOAMI_KEY, JSON.stringify({ id: tokenId(token), name: who.name, profile: who.profile || "", email: who.email || "" }));
     } else if (!token) {
@@ -778,8 +633,8 @@
     }
     pruneTranscripts();
     showHandoff("resolved", null);
-    events.reopenedAfterChat = false;
-    events.retryDelay = EVENTS_RETRY_MIN_MS;
+    reopenedAfterChat = false;
+    events.resetDelay();
     openEvents();
     devStatus.textContent = "";
     devStatus.classList.remove("visually-hidden");
@@ -788,37 +643,12 @@
     renderAll();
   }
 
-  /** #token=<jwt> in the URL: keep it and take it out of the address bar. */
-  function tokenFromHash() {
-    const hash = window.location.hash.replace(/^#/, "");
-    if (!hash) return null;
-    const params = new URLSearchParams(hash);
-    const token = params.get("token");
-    if (token === null) return null;
-    params.delete("token");
-    const rest = params.toString();
-    const url = window.location.pathname + window.location.search + (rest ? `#${rest}` : "");
-    try {
-      window.history.replaceState(window.history.state, "", url);
-    } catch (_) {
-      /* ignore */
-    }
-    return token.trim();
-  }
-
   // ---------------------------------------------------------------------------------------------
   // Development mode
 
   async function setupDevPanel() {
-    let response;
-    try {
-      response = await fetch("/api/dev/users", { credentials: "same-origin", headers: { Accept: "application/json" } });
-    } catch (_) {
-      return;
-    }
-    if (response.status !== 200) return;
-    const users = await readJson(response);
-    if (!Array.isArray(users)) return;
+    const users = await fetchDevUsers();
+    if (!users) return;
     for (const u of users) {
       if (!u || !isStr(u.email)) continue;
       const option = document.createElement("option");
@@ -846,33 +676,23 @@
       return;
     }
     const option = devSelect.selectedOptions[0];
-    devLogin.disabled = true;
-    try {
-      const response = await fetch("/api/dev/token", {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ email }),
-      });
-      const body = await readJson(response);
-      if (!response.ok || !body || !isStr(body.token) || !body.token) {
-        devStatus.textContent = errorMessageFor(response.status, body) || TEXTS.devLoginFailed;
-        return;
-      }
-      setIdentity(body.token, {
-        name: (option && option.dataset.name) || email,
-        profile: (option && option.dataset.profile) || "",
-        email,
-      });
-      devStatus.textContent = whoami.textContent;
-      devStatus.classList.add("visually-hidden");
-      devPanel.open = false;
-      input.focus();
-    } catch (_) {
-      devStatus.textContent = TEXTS.network;
-    } finally {
-      devLogin.disabled = false;
-    }
+    await devPanelSignIn(email, {
+      button: devLogin,
+      status: devStatus,
+      networkText: TEXTS.network,
+      refused: (status, body) => errorMessageFor(status, body) || TEXTS.devLoginFailed,
+      signedIn: (token) => {
+        setIdentity(token, {
+          name: (option && option.dataset.name) || email,
+          profile: (option && option.dataset.profile) || "",
+          email,
+        });
+        devStatus.textContent = whoami.textContent;
+        devStatus.classList.add("visually-hidden");
+        devPanel.open = false;
+        input.focus();
+      },
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -887,17 +707,7 @@
     submit(text);
   }
 
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    sendFromInput();
-  });
-
-  input.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
-      event.preventDefault();
-      sendFromInput();
-    }
-  });
+  bindComposer(form, input, sendFromInput);
 
   input.addEventListener("input", () => {
     updateComposer();
@@ -907,19 +717,13 @@
   devForm.addEventListener("submit", devSignIn);
 
   // Another tab signed in or out: follow it.
-  window.addEventListener("storage", (event) => {
-    if (event.key === TOKEN_KEY || event.key === null) {
-      const token = getToken();
-      if (token !== state.token) adoptIdentity(token, false);
-    }
-  });
+  followStoredToken(TOKEN_KEY, () => state.token, (token) => adoptIdentity(token, false));
 
   /** Take a #token=<jwt> from the URL; returns whether it changed the identity. */
   function adoptHashToken() {
     const fromHash = tokenFromHash();
     if (fromHash === null || fromHash === getToken()) return false;
-    if (fromHash) store.set(TOKEN_KEY, fromHash);
-    else store.remove(TOKEN_KEY);
+    storeToken(TOKEN_KEY, fromHash);
     store.remove(WHOAMI_KEY);
     adoptIdentity(fromHash, false);
     return true;

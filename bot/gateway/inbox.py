@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.gateway.outbox import Queued, queue_texts
 from bot.handoff.queue import ACTIVE
+from bot.store.db import in_store
 from bot.store.models import ChannelOptions, DeliveryStatus, Handoff, InboundMessage, User
 
 QueueTexts = Callable[[Session, str, list[str]], list[Queued]]
@@ -147,7 +147,7 @@ class Inbox:
                     ).one()
                     return _inbound(existing), False
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     async def answered(
         self, message_id: int, replies: list[dict[str, Any]], outgoing: Outgoing | None = None
@@ -176,7 +176,7 @@ class Inbox:
                     )
                 return self._queue(session, outgoing.recipient, outgoing.texts)
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     async def attempted(self, message_id: int) -> int:
         """Count a failed attempt; return how many there have been."""
@@ -189,7 +189,7 @@ class Inbox:
                 row.attempts += 1
                 return row.attempts
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     @staticmethod
     def _claim(session: Session, message_id: int, owner: str, moment: datetime, seconds: float) -> bool:
@@ -248,7 +248,7 @@ class Inbox:
                     offered = [] if kept is None else list(kept.options)
                 return Taken([], True, None if row is None else _inbound(row), bool(handed_off), offered)
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     async def release(self, message_id: int, owner: str) -> None:
         """End this replica's lease on a message."""
@@ -262,7 +262,7 @@ class Inbox:
                     .execution_options(synchronize_session=False)
                 )
 
-        await asyncio.to_thread(run)
+        await in_store(self._sessions, run)
 
     async def pending(self, limit: int = 100) -> list[Inbound]:
         """Messages not answered yet, oldest first."""
@@ -277,7 +277,7 @@ class Inbox:
                 )
                 return [_inbound(r) for r in rows]
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     async def get(self, message_id: int) -> Inbound | None:
         """A stored message by id."""
@@ -287,7 +287,7 @@ class Inbox:
                 row = session.get(InboundMessage, message_id)
                 return None if row is None else _inbound(row)
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     async def history(self, sender_id: str, limit: int) -> list[tuple[str, list[dict[str, Any]]]]:
         """The sender's last answered messages and their replies, oldest first."""
@@ -302,7 +302,7 @@ class Inbox:
                 )
                 return [(r.text, list(r.replies or [])) for r in reversed(list(rows))]
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     async def delivery(self, message_sid: str, status: str, error_code: str | None) -> None:
         """Record Twilio's latest delivery status of an outbound message."""
@@ -315,7 +315,7 @@ class Inbox:
                     )
                 )
 
-        await asyncio.to_thread(run)
+        await in_store(self._sessions, run)
 
     async def user(self, user_id: int) -> User | None:
         """A user by id."""
@@ -324,7 +324,7 @@ class Inbox:
             with self._sessions() as session:
                 return session.get(User, user_id)
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     async def user_by_email(self, email: str) -> User | None:
         """A user by email (development sign-in and `bot token`)."""
@@ -333,7 +333,7 @@ class Inbox:
             with self._sessions() as session:
                 return session.scalars(select(User).where(User.email == email)).one_or_none()
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     async def users(self, account_ids: tuple[int, ...]) -> list[User]:
         """Users of the given accounts (the development page's list)."""
@@ -344,4 +344,4 @@ class Inbox:
                     session.scalars(select(User).where(User.account_id.in_(account_ids)).order_by(User.id))
                 )
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)

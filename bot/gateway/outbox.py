@@ -22,6 +22,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.gateway.outbound import Provider, Refused
+from bot.store.db import in_store
 from bot.store.models import OutboundMessage
 
 log = logging.getLogger("bot.gateway.outbox")
@@ -131,7 +132,7 @@ class Outbox:
             with self._sessions.begin() as session:
                 return self.queue(session, to, [body])
 
-        await self.deliver(to, await asyncio.to_thread(run))
+        await self.deliver(to, await in_store(self._sessions, run))
 
     async def run_forever(self, idle_seconds: float = 1.0) -> None:
         """Deliver whenever texts are queued, and retry failed ones when they are due."""
@@ -147,7 +148,7 @@ class Outbox:
     async def deliver_due(self) -> int:
         """One round: each recipient's pending texts, in order, until one fails; return how many went out."""
         queues: dict[str, list[Queued]] = defaultdict(list)
-        for row_id, recipient, body, due in await asyncio.to_thread(self._pending):
+        for row_id, recipient, body, due in await in_store(self._sessions, self._pending):
             queues[recipient].append(Queued(row_id, body, due))
         counts = await asyncio.gather(*(self.deliver(to, rows) for to, rows in queues.items()))
         return sum(counts)
@@ -168,7 +169,7 @@ class Outbox:
                     break  # the oldest is not due: keep the order
                 uncertain_since = None
                 if not claimed:
-                    claimed, uncertain_since = await asyncio.to_thread(self._claim, row_id)
+                    claimed, uncertain_since = await in_store(self._sessions, self._claim, row_id)
                     if not claimed:
                         break  # another replica is on it (or it went out meanwhile)
                 try:
@@ -179,7 +180,7 @@ class Outbox:
                     break
             if sent or failed:
                 try:
-                    await asyncio.to_thread(self._record, sent, failed)
+                    await in_store(self._sessions, self._record, sent, failed)
                 except Exception:
                     # Still marked in flight: whoever claims them after the lease asks the provider first.
                     log.warning("outbound messages %s: outcome not recorded; they will be checked", sent)
@@ -191,7 +192,7 @@ class Outbox:
     ) -> str:
         """Send the row, unless an earlier attempt whose outcome is unknown did reach the provider."""
         if uncertain_since is not None:
-            known = await asyncio.to_thread(self._provider_ids, recipient)
+            known = await in_store(self._sessions, self._provider_ids, recipient)
             found = await self._provider.find(recipient, body, uncertain_since - CLOCK_SKEW, known)
             if found is not None:
                 log.info("outbound message %s had been accepted (%s): not sent again", row_id, found)
@@ -271,4 +272,4 @@ class Outbox:
                     counts["retried"] += 1 if attempts else 0
                 return counts
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)

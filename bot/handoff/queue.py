@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,6 +10,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.answers.contracts import STATUS_NAMES
+from bot.store.db import in_store
 from bot.store.models import Account, Contract, Handoff, HandoffMessage, User
 
 ACTIVE = ("queued", "assigned")
@@ -119,7 +119,7 @@ class HandoffQueue:
                 ).first()
                 return None if row is None else _view(row)
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     async def open(
         self,
@@ -164,7 +164,7 @@ class HandoffQueue:
                 )
                 return _view(row), True
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     async def add_message(self, handoff_id: int, role: str, text: str) -> dict[str, Any]:
         """Append a line to the transcript."""
@@ -176,7 +176,7 @@ class HandoffQueue:
                 session.flush()
                 return _message(row)
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     async def get(self, handoff_id: int) -> HandoffView | None:
         """A hand-off by id."""
@@ -186,7 +186,7 @@ class HandoffQueue:
                 row = session.get(Handoff, handoff_id)
                 return None if row is None else _view(row)
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     async def messages(self, handoff_id: int, after: int = 0) -> list[dict[str, Any]]:
         """The transcript, oldest first."""
@@ -200,7 +200,7 @@ class HandoffQueue:
                 )
                 return [_message(r) for r in rows]
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     async def active(self) -> list[HandoffView]:
         """Queued and assigned hand-offs, oldest first."""
@@ -210,7 +210,7 @@ class HandoffQueue:
                 rows = session.scalars(select(Handoff).where(Handoff.status.in_(ACTIVE)).order_by(Handoff.id))
                 return [_view(r) for r in rows]
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     async def take(self, handoff_id: int, agent_id: int, stale_after: timedelta) -> bool:
         """Assign to this agent if queued, or assigned to an agent idle past the timeout. One winner only."""
@@ -232,7 +232,7 @@ class HandoffQueue:
                 )
                 return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     async def announce(self, handoff_id: int, position: int) -> bool:
         """Record that the customer is told this position; False when it was already told (by any replica)
@@ -252,7 +252,7 @@ class HandoffQueue:
                 )
                 return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     async def seen(self, agent_id: int) -> None:
         """The agent's console is alive: keep their conversations theirs."""
@@ -266,7 +266,7 @@ class HandoffQueue:
                     .execution_options(synchronize_session=False)
                 )
 
-        await asyncio.to_thread(run)
+        await in_store(self._sessions, run)
 
     async def resolve(self, handoff_id: int, agent_id: int) -> HandoffView | None:
         """Close a hand-off assigned to this agent; None when it is not theirs (or not open)."""
@@ -286,7 +286,7 @@ class HandoffQueue:
                 row = session.get(Handoff, handoff_id)
                 return None if row is None else _view(row)
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     async def names(self, user_ids: set[int]) -> dict[int, str]:
         """Display names of users (customers and agents)."""
@@ -297,7 +297,7 @@ class HandoffQueue:
             with self._sessions() as session:
                 return {u.id: u.name for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)
 
     async def customer_context(self, user_id: int | None) -> dict[str, Any]:
         """What an agent may see: customer name and profile, account name, contracts' status and plan."""
@@ -327,4 +327,4 @@ class HandoffQueue:
                     ],
                 }
 
-        return await asyncio.to_thread(run)
+        return await in_store(self._sessions, run)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
 
 # A partition that drops packets (rather than refusing connections) must fail fast, not hang a request:
 # give up connecting after 5 s, notice a dead peer through TCP keepalives within about 20 s, and fail when
@@ -45,3 +52,23 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 def make_sessionmaker(engine: Engine) -> sessionmaker:  # type: ignore[type-arg]
     """A session factory bound to the engine."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+# One thread per SQLite engine runs every store operation of the process, one after the other. SQLite
+# takes one writer at a time anyway; threads racing for its lock wait in its busy handler, which sleeps
+# 1, 2, 5 ... up to 100 ms between tries whether or not the lock came free meanwhile, so that under load
+# the writes queued behind each other far longer than they took.
+_SQLITE_THREADS: weakref.WeakKeyDictionary[Engine, ThreadPoolExecutor] = weakref.WeakKeyDictionary()
+
+
+async def in_store(sessions: sessionmaker[Session], work: Callable[..., T], *args: Any) -> T:
+    """Run blocking store work off the event loop: on SQLite in the file's own thread, on a server
+    database in a worker thread (its connections are pooled and it handles concurrent writers)."""
+    bind: Any = sessions.kw.get("bind")
+    if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+        executor = _SQLITE_THREADS.get(bind)
+        if executor is None:
+            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+            _SQLITE_THREADS[bind] = executor
+        return await asyncio.get_running_loop().run_in_executor(executor, work, *args)
+    return await asyncio.to_thread(work, *args)

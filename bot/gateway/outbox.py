@@ -163,8 +163,9 @@ class Outbox:
         sent but not yet recorded stays in flight: it is checked with the provider, never resent blind)."""
         sent: list[tuple[int, str]] = []
         failed: tuple[int, str, bool] | None = None
+        untried: list[int] = []
         async with self._limit:
-            for row_id, body, due, claimed in rows:
+            for index, (row_id, body, due, claimed) in enumerate(rows):
                 if due > _now():
                     break  # the oldest is not due: keep the order
                 uncertain_since = None
@@ -176,11 +177,13 @@ class Outbox:
                     sent.append((row_id, await self._send_once(row_id, recipient, body, uncertain_since)))
                 except Exception as error:
                     failed = (row_id, str(error)[:255], isinstance(error, Refused))
+                    # Texts leased when queued behind it were never tried: free now, they follow it.
+                    untried = [later.id for later in rows[index + 1 :] if later.claimed]
                     log.warning("outbound message %s failed (%s); will retry", row_id, type(error).__name__)
                     break
             if sent or failed:
                 try:
-                    await in_store(self._sessions, self._record, sent, failed)
+                    await in_store(self._sessions, self._record, sent, failed, untried)
                 except Exception:
                     # Still marked in flight: whoever claims them after the lease asks the provider first.
                     log.warning("outbound messages %s: outcome not recorded; they will be checked", sent)
@@ -232,10 +235,20 @@ class Outbox:
         with self._sessions() as session:
             return {provider_id for provider_id in session.scalars(query) if provider_id}
 
-    def _record(self, sent: list[tuple[int, str]], failed: tuple[int, str, bool] | None) -> None:
-        """Mark texts sent (with the provider's ids) and the one that failed after them, in one trip."""
+    def _record(
+        self, sent: list[tuple[int, str]], failed: tuple[int, str, bool] | None, untried: list[int]
+    ) -> None:
+        """Mark texts sent (with the provider's ids) and the one that failed after them, and end the lease
+        of texts leased when queued but not tried (nothing went out), in one trip."""
         moment = _now()
         with self._sessions.begin() as session:
+            if untried:
+                session.execute(
+                    update(OutboundMessage)
+                    .where(OutboundMessage.id.in_(untried), OutboundMessage.claimed_by == self._owner)
+                    .values(claimed_until=None, in_flight_since=None)
+                    .execution_options(synchronize_session=False)
+                )
             for row_id, provider_id in sent:
                 session.execute(
                     update(OutboundMessage)

@@ -288,10 +288,12 @@ async def test_a_failure_midway_records_what_went_out_and_what_failed_together(
     one, two, three = outbox_rows(database_url)
     assert one["status"] == "sent" and one["provider_id"] == provider.accepted[0].sid
     assert two["status"] == "pending" and two["attempts"] == 1 and two["in_flight_since"] is None
+    # Leased when queued but never tried: free at once, and not "maybe sent" (no lookup before sending).
     assert three["status"] == "pending" and three["attempts"] == 0
-    make_due(database_url, claimed_until=None)
+    assert three["claimed_until"] is None and three["in_flight_since"] is None
+    make_due(database_url)  # the failed one's backoff is over (no lease to wait for)
     assert await outbox.deliver_due() == 2
-    assert provider.bodies() == ["uno", "dos", "tres"]
+    assert provider.bodies() == ["uno", "dos", "tres"] and provider.lookups == 0
 
 
 async def test_a_replica_that_dies_after_queueing_leaves_texts_checked_before_they_are_sent(

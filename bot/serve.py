@@ -155,8 +155,12 @@ class Stack:
         return [s for s in self.members if s.process is not None and s.process.poll() is not None]
 
     def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM every process group, then SIGKILL what is still alive after `grace` seconds."""
-        stop_groups([s.process for s in self.members if s.process is not None], grace)
+        """Stop the services from the front (gateways) to the back (action server), each after the one
+        that calls it has exited: the engine closes its keep-alive connections to the action server before
+        that server drains its own. SIGKILL for a group still alive `grace` seconds after its SIGTERM."""
+        for member in reversed(self.members):
+            if member.process is not None:
+                stop_groups([member.process], grace)
 
 
 def stop_groups(processes: list[subprocess.Popen[bytes]], grace: float = 10.0) -> None:

@@ -36,9 +36,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
+def _utc(moment: datetime) -> datetime:
     # SQLite returns naive datetimes for timezone-aware columns.
-    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return None if moment is None else _utc(moment)
 
 
 def backoff(attempts: int, ceiling: float = 60.0) -> float:
@@ -62,7 +66,7 @@ def pending_rows(session: Session, recipient: str | None = None) -> list[tuple[i
     if recipient is not None:
         query = query.where(OutboundMessage.recipient == recipient)
     rows = session.execute(query)
-    return [(r[0], r[1], r[2], r[3] if r[3].tzinfo else r[3].replace(tzinfo=UTC)) for r in rows]
+    return [(r[0], r[1], r[2], _utc(r[3])) for r in rows]
 
 
 class Queued(NamedTuple):
@@ -146,16 +150,36 @@ class Outbox:
                 await asyncio.wait_for(self._wake.wait(), timeout=idle_seconds)
 
     async def deliver_due(self) -> int:
-        """One round: each recipient's pending texts, in order, until one fails; return how many went out."""
+        """One round: each recipient's pending texts, in order, until one fails; return how many went out.
+        Recipients whose oldest text is not due, or who have a text leased (being sent right now, by this
+        replica or another), are left alone: trying them would only cost a store trip to find that out,
+        and under load such futile trips crowd out the deliveries that can go."""
+        now = _now()
         queues: dict[str, list[Queued]] = defaultdict(list)
-        for row_id, recipient, body, due in await in_store(self._sessions, self._pending):
+        busy: set[str] = set()
+        for row_id, recipient, body, due, leased_until in await in_store(self._sessions, self._pending):
+            if leased_until is not None and _utc(leased_until) > now:
+                busy.add(recipient)
             queues[recipient].append(Queued(row_id, body, due))
-        counts = await asyncio.gather(*(self.deliver(to, rows) for to, rows in queues.items()))
+        ready = {to: rows for to, rows in queues.items() if to not in busy and rows[0].due <= now}
+        counts = await asyncio.gather(*(self.deliver(to, rows) for to, rows in ready.items()))
         return sum(counts)
 
-    def _pending(self) -> list[tuple[int, str, str, datetime]]:
+    def _pending(self) -> list[tuple[int, str, str, datetime, datetime | None]]:
+        query = (
+            select(
+                OutboundMessage.id,
+                OutboundMessage.recipient,
+                OutboundMessage.body,
+                OutboundMessage.next_attempt_at,
+                OutboundMessage.claimed_until,
+            )
+            .where(OutboundMessage.status == "pending")
+            .order_by(OutboundMessage.id)
+            .limit(1000)
+        )
         with self._sessions() as session:
-            return pending_rows(session)
+            return [(r[0], r[1], r[2], _utc(r[3]), r[4]) for r in session.execute(query)]
 
     async def deliver(self, recipient: str, rows: list[Queued]) -> int:
         """Deliver a recipient's pending texts just read from the store, in order, until one is not due or

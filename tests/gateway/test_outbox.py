@@ -304,3 +304,21 @@ async def test_a_replica_that_dies_after_queueing_leaves_texts_checked_before_th
     make_due(database_url, claimed_until=None)  # its lease ran out
     assert await other.deliver_due() == 1
     assert provider.bodies() == ["hola"] and provider.lookups == 1  # asked first: it might have gone out
+
+
+async def test_a_round_leaves_a_recipient_being_sent_to_alone_without_a_trip(
+    outbox: Outbox, provider: ScriptedProvider, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue_now(outbox, database_url, ["en camino"])  # leased: being sent right now
+    other = Outbox(make_sessionmaker(make_engine(database_url)), provider, "other-replica")
+    await other.send(TO, "detrás")  # behind it: waits, whoever holds the first
+    claims: list[int] = []
+
+    def claim(row_id: int) -> tuple[bool, None]:
+        claims.append(row_id)
+        return False, None
+
+    monkeypatch.setattr(outbox, "_claim", claim)
+    monkeypatch.setattr(other, "_claim", claim)
+    assert await outbox.deliver_due() == 0 and await other.deliver_due() == 0
+    assert claims == [] and provider.bodies() == []  # no futile claim, nothing overtakes the first

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     engine_timeout_seconds: float = 10.0
     # Seconds between attempts to answer messages stored while the engine was down.
     retry_interval_seconds: float = 5.0
+    # WhatsApp texts one gateway sends to Twilio at once (beyond an account's concurrency limit Twilio
+    # answers 429, which the outbox retries with backoff).
+    outbox_concurrency: int = Field(default=100, ge=1)
 
     # Hand-off to human agents: the support team's hours (days 0=Monday … 6=Sunday) and time zone,
     # and how long an assigned conversation stays with an agent whose console went quiet.

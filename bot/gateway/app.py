@@ -87,7 +87,10 @@ async def resources(app: web.Application) -> AsyncIterator[None]:
         twilio_http = RedirectingHttpClient(settings.twilio_api_base)
         # Texts are stored first and delivered by the outbox, so a Twilio outage loses nothing.
         outbox = Outbox(
-            sessions, TwilioProvider(settings, twilio_http), f"{socket.gethostname()}:{os.getpid()}"
+            sessions,
+            TwilioProvider(settings, twilio_http),
+            f"{socket.gethostname()}:{os.getpid()}",
+            concurrency=settings.outbox_concurrency,
         )
         send = outbox.send
     else:

@@ -116,7 +116,7 @@ class Outbox:
         provider: Provider,
         owner: str,
         lease_seconds: float = 30.0,
-        concurrency: int = 100,
+        concurrency: int = 20,
     ) -> None:
         self._sessions = sessions
         self._provider = provider

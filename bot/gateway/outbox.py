@@ -50,14 +50,18 @@ def backoff(attempts: int, ceiling: float = 60.0) -> float:
     return float(min(ceiling, 2 ** max(0, attempts - 1)))
 
 
-def pending_rows(session: Session, recipient: str | None = None) -> list[tuple[int, str, str, datetime]]:
-    """Texts waiting to go out (id, recipient, body, due), oldest first; one recipient's when given."""
+def pending_rows(
+    session: Session, recipient: str | None = None
+) -> list[tuple[int, str, str, datetime, datetime | None]]:
+    """Texts waiting to go out (id, recipient, body, due, leased until), oldest first; one recipient's
+    when given."""
     query = (
         select(
             OutboundMessage.id,
             OutboundMessage.recipient,
             OutboundMessage.body,
             OutboundMessage.next_attempt_at,
+            OutboundMessage.claimed_until,
         )
         .where(OutboundMessage.status == "pending")
         .order_by(OutboundMessage.id)
@@ -65,8 +69,7 @@ def pending_rows(session: Session, recipient: str | None = None) -> list[tuple[i
     )
     if recipient is not None:
         query = query.where(OutboundMessage.recipient == recipient)
-    rows = session.execute(query)
-    return [(r[0], r[1], r[2], _utc(r[3])) for r in rows]
+    return [(r[0], r[1], r[2], _utc(r[3]), _aware(r[4])) for r in session.execute(query)]
 
 
 class Queued(NamedTuple):
@@ -86,7 +89,7 @@ def queue_texts(
     queue then, oldest first. With `claim` (owner, lease) and nothing older waiting, the new texts are
     leased to that owner and marked in flight at once, as `Outbox.deliver` would before sending them."""
     moment = _now()
-    waiting = [Queued(row_id, body, due) for row_id, _, body, due in pending_rows(session, to)]
+    waiting = [Queued(row_id, body, due) for row_id, _, body, due, _ in pending_rows(session, to)]
     leased = claim is not None and not waiting
     rows = [
         OutboundMessage(
@@ -158,7 +161,7 @@ class Outbox:
         queues: dict[str, list[Queued]] = defaultdict(list)
         busy: set[str] = set()
         for row_id, recipient, body, due, leased_until in await in_store(self._sessions, self._pending):
-            if leased_until is not None and _utc(leased_until) > now:
+            if leased_until is not None and leased_until > now:
                 busy.add(recipient)
             queues[recipient].append(Queued(row_id, body, due))
         ready = {to: rows for to, rows in queues.items() if to not in busy and rows[0].due <= now}
@@ -166,20 +169,8 @@ class Outbox:
         return sum(counts)
 
     def _pending(self) -> list[tuple[int, str, str, datetime, datetime | None]]:
-        query = (
-            select(
-                OutboundMessage.id,
-                OutboundMessage.recipient,
-                OutboundMessage.body,
-                OutboundMessage.next_attempt_at,
-                OutboundMessage.claimed_until,
-            )
-            .where(OutboundMessage.status == "pending")
-            .order_by(OutboundMessage.id)
-            .limit(1000)
-        )
         with self._sessions() as session:
-            return [(r[0], r[1], r[2], _utc(r[3]), r[4]) for r in session.execute(query)]
+            return pending_rows(session)
 
     async def deliver(self, recipient: str, rows: list[Queued]) -> int:
         """Deliver a recipient's pending texts just read from the store, in order, until one is not due or

@@ -1,9 +1,9 @@
-"""Conversion between the Rasa tracker/dispatcher and `bot.answers` questions and replies."""
+"""Conversion between the Rasa tracker/dispatcher and the dialogue: turns in, replies and slots out."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -11,11 +11,14 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import runtime
-from bot.accounts.access import account_access, normalize_contract_number
+from bot.accounts.access import Denial, account_access
 from bot.accounts.identity import Identity, identity_from_metadata
-from bot.answers.question import Question
+from bot.accounts.views import AccountView
 from bot.answers.reply import Context, Reply
-from bot.nlu.resolve import Resolver
+from bot.dialogue.state import LAST_SLOT, MISUNDERSTOOD_SLOT, PENDING_SLOT, DialogueState
+from bot.dialogue.turn import AccountLoader, Turn
+
+STATE_SLOTS = (PENDING_SLOT, LAST_SLOT, MISUNDERSTOOD_SLOT)
 
 
 def context_from(tracker: Tracker) -> Context:
@@ -28,6 +31,11 @@ def context_from(tracker: Tracker) -> Context:
     )
 
 
+def state_from(tracker: Tracker) -> DialogueState:
+    """The dialogue state the previous turns left in slots."""
+    return DialogueState.from_slots({name: tracker.get_slot(name) for name in STATE_SLOTS})
+
+
 def identity_of(tracker: Tracker) -> Identity | None:
     """The verified identity the gateway attached to the latest user message (never its text)."""
     for event in reversed(tracker.events):
@@ -36,44 +44,37 @@ def identity_of(tracker: Tracker) -> Identity | None:
     return None
 
 
-def contract_number_of(tracker: Tracker) -> str | None:
-    """A contract number named in the latest message (entity, then text), else the form's slot."""
+def turn_from(tracker: Tracker, intent: str) -> Turn:
+    """The latest user message as a turn (`intent` stands in when the NLU gave none)."""
     message = tracker.latest_message or {}
-    for entity in message.get("entities") or []:
-        if entity.get("entity") == "contract_number":
-            number = normalize_contract_number(str(entity.get("value", "")))
-            if number:
-                return number
-    number = normalize_contract_number(str(message.get("text") or ""))
-    if number:
-        return number
-    slot = tracker.get_slot("contract_number")
-    return normalize_contract_number(str(slot)) if slot else None
-
-
-def question_from(tracker: Tracker, resolver: Resolver, intent: str | None = None) -> Question:
-    """Build the question of the latest user message."""
-    message = tracker.latest_message or {}
-    text = str(message.get("text") or "")
-    entities = message.get("entities") or []
-    return Question(
-        intent=intent or str((message.get("intent") or {}).get("name") or ""),
-        text=text,
-        mentions=resolver.mentions(entities, text),
+    ranking = [
+        (str(r.get("name")), float(r.get("confidence") or 0.0))
+        for r in message.get("intent_ranking") or []
+        if isinstance(r, dict)
+    ]
+    return Turn(
+        text=str(message.get("text") or ""),
+        intent=str((message.get("intent") or {}).get("name") or intent),
+        entities=tuple(message.get("entities") or ()),
+        ranking=tuple(ranking),
+        number=sum(1 for event in tracker.events if event.get("event") == "user"),
         context=context_from(tracker),
+        today=date.today(),
     )
 
 
-async def with_account(question: Question, tracker: Tracker) -> Question:
-    """The question with the sender's account data (or the reason it is refused) and contract number."""
+def account_loader(tracker: Tracker) -> AccountLoader:
+    """Loads the sender's account (or why it is refused) when an answer needs it, off the event loop."""
     identity = identity_of(tracker)
 
-    def load() -> Question:
-        with runtime.sessions()() as session:
-            account, denial = account_access(session, identity)
-        return replace(question, account=account, denial=denial, contract_number=contract_number_of(tracker))
+    async def load() -> tuple[AccountView | None, Denial | None]:
+        def work() -> tuple[AccountView | None, Denial | None]:
+            with runtime.sessions()() as session:
+                return account_access(session, identity)
 
-    return await asyncio.to_thread(load)
+        return await asyncio.to_thread(work)
+
+    return load
 
 
 def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
@@ -89,17 +90,12 @@ def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
             since_table = 0
 
 
-def context_events(reply: Reply, tracker: Tracker) -> list[dict[str, Any]]:
-    """Slot events for what the reply changes: its context, a pending contract choice, the fallback streak.
+def slot_events(reply: Reply, state: DialogueState, tracker: Tracker) -> list[dict[str, Any]]:
+    """Slot events for what the turn changed: the answer's context and the dialogue state.
 
     Unchanged slots get no event: every event is stored and re-read with the conversation on each turn.
     """
-    # An answer ends any streak of misunderstandings and any pending contract choice.
-    wanted: dict[str, Any] = {
-        "pending_question": reply.select_contract_for,
-        "contract_number": None,
-        "fallback_streak": 0.0,
-    }
+    wanted: dict[str, Any] = state.slots()
     context = reply.context
     if context is not None:
         wanted |= {
@@ -112,7 +108,7 @@ def context_events(reply: Reply, tracker: Tracker) -> list[dict[str, Any]]:
 
 
 def _changed(current: Any, wanted: Any) -> bool:
-    # An unset slot already means "nothing": None, an empty list and a zero streak need no event.
+    # An unset slot already means "nothing": None and an empty list need no event.
     if current is None:
-        return wanted not in (None, [], 0.0)
+        return wanted not in (None, [])
     return bool(current != wanted)

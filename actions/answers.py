@@ -1,4 +1,4 @@
-"""One action per answered intent; each turns the tracker into a question and utters the answer."""
+"""The actions the rules name: each runs one turn of the dialogue and utters its reply."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import runtime
-from actions.adapter import context_events, question_from, send, with_account
-from bot.answers.dispatch import ACCOUNT_INTENTS, answer
+from actions.adapter import account_loader, send, slot_events, state_from, turn_from
+from actions.handoff import hand_off
+from bot.dialogue.turn import Dialogue
 
-# Action name -> the intent whose answer it gives ("follow_up" re-asks the previous topic).
+# Action name -> the intent its rule binds it to (the NLU's intent is used when the message has one).
 ACTION_INTENTS = {
     "action_answer_feature_value": "ask_feature_value",
     "action_answer_feature_plans": "ask_feature_plans",
@@ -37,11 +38,17 @@ ACTION_INTENTS = {
     "action_card_on_file": "ask_card_on_file",
     "action_card_data_warning": "share_card_data",
     "action_follow_up": "follow_up",
+    "action_choose_option": "choose_option",
+    "action_correct": "correct",
+    "action_repeat": "repeat",
+    "action_cancel": "cancel",
+    "action_out_of_scope": "out_of_scope",
+    "action_fallback": "nlu_fallback",
 }
 
 
-class AnswerAction(Action, metaclass=ABCMeta):  # type: ignore[misc]
-    """Answers the intent it is bound to from the catalogue in the store."""
+class TurnAction(Action, metaclass=ABCMeta):  # type: ignore[misc]
+    """Runs the dialogue for the latest message: repair first (choices, corrections…), then the answer."""
 
     intent = ""
 
@@ -52,24 +59,26 @@ class AnswerAction(Action, metaclass=ABCMeta):  # type: ignore[misc]
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Answer the latest message."""
+        """Answer the latest message and keep the dialogue state."""
         snapshot = runtime.catalogue_cache().get()
-        question = question_from(tracker, snapshot.resolver, self.intent)
-        if self.intent in ACCOUNT_INTENTS:
-            question = await with_account(question, tracker)
-        reply = answer(snapshot.catalogue, question)
-        send(dispatcher, reply)
-        return context_events(reply, tracker)
+        dialogue = Dialogue(snapshot.catalogue, snapshot.resolver, account_loader(tracker))
+        outcome = await dialogue.respond(turn_from(tracker, self.intent), state_from(tracker))
+        if outcome.handoff is not None:
+            hand_off(dispatcher, outcome.handoff)
+        elif outcome.response is not None:
+            dispatcher.utter_message(response=outcome.response)
+        send(dispatcher, outcome.reply)
+        return slot_events(outcome.reply, outcome.state, tracker)
 
 
-def _bind(action_name: str, intent: str) -> type[AnswerAction]:
+def _bind(action_name: str, intent: str) -> type[TurnAction]:
     class_name = "".join(part.title() for part in action_name.split("_"))
 
-    def name(self: AnswerAction) -> str:
+    def name(self: TurnAction) -> str:
         return action_name
 
     attributes = {"name": name, "intent": intent, "__module__": __name__}
-    bound = type(class_name, (AnswerAction,), attributes)
+    bound = type(class_name, (TurnAction,), attributes)
     # The action server's workers unpickle actions by module attribute, so each class must be one.
     globals()[class_name] = bound
     return bound

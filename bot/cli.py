@@ -21,15 +21,12 @@ from bot.store.demo import demo_users, seed_demo
 from bot.store.models import User
 
 GENERATED_NLU = PROJECT_ROOT / "data" / "nlu" / "generated.yml"
-RULES = PROJECT_ROOT / "data" / "rules.yml"
-FORM_RULES = PROJECT_ROOT / "data" / "rules_contract_form.yml"
 
 
 def _generated(nlu_path: Path) -> dict[Path, str]:
     """Every generated training file and the content it must have."""
     return {
         nlu_path: generate.render(load_catalogue()),
-        FORM_RULES: generate.render_form_rules(RULES.read_text(encoding="utf-8")),
     }
 
 

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from actions import runtime
 from actions.answers import BOUND_ACTIONS
-from actions.contract_form import ActionAnswerSelectedContract, ActionAskContractNumber, ValidateContractForm
 from bot.store.catalogue_cache import CatalogueCache
 from bot.store.demo import seed_demo
+from tests.conversation import Conversation
 
 TODAY = date(2026, 11, 26)
 ANA = {"user_id": 1, "account_id": 1}  # Admin of Andina Retail (three contracts)
@@ -57,12 +57,6 @@ def run(action: Action | str, track: Tracker) -> tuple[list[dict[str, Any]], lis
     return dispatcher.messages, events
 
 
-def validate(value: str, track: Tracker) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    dispatcher = CollectingDispatcher()
-    result = asyncio.run(ValidateContractForm().validate_contract_number(value, dispatcher, track, {}))
-    return dispatcher.messages, result
-
-
 def slots(events: list[dict[str, Any]]) -> dict[str, Any]:
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
 
@@ -87,7 +81,7 @@ def test_contract_status_of_several_contracts() -> None:
         assert f"• {number}: {status}" in text
     assert [b["title"].split()[0] for b in buttons(messages[0])] == list(ANDINA)
     assert slots(events)["ctx_topic"] == "ask_contract_status"
-    assert slots(events).get("pending_question") is None  # unset before, unset after
+    assert slots(events)["pending_choice"]["awaiting"] is False  # optional: a question asked next drops it
 
 
 def test_contract_status_of_a_named_contract() -> None:
@@ -119,11 +113,27 @@ def test_another_accounts_number_in_the_text_is_not_found() -> None:
     assert "Pago pendiente" not in foreign and "18,900.00" not in foreign
 
 
-def test_financial_info_with_several_contracts_asks_for_the_form() -> None:
+def test_financial_info_with_several_contracts_offers_a_choice() -> None:
     messages, events = run("action_financial_info", tracker("mis pagos", "ask_financial_info", ANA))
-    assert messages == []
-    assert slots(events)["pending_question"] == "ask_financial_info"
-    assert slots(events).get("contract_number") is None
+    assert len(messages) == 1
+    assert "¿De cuál contrato quieres ver los pagos?" in messages[0]["text"]
+    assert buttons(messages[0]) == [
+        {
+            "title": "ZCC-100001 · Expert · Activo",
+            "payload": '/ask_financial_info{"contract_number":"ZCC-100001"}',
+        },
+        {
+            "title": "ZCC-100002 · Specialist · Suspendido",
+            "payload": '/ask_financial_info{"contract_number":"ZCC-100002"}',
+        },
+        {
+            "title": "ZCC-100003 · Starter · Cancelado",
+            "payload": '/ask_financial_info{"contract_number":"ZCC-100003"}',
+        },
+    ]
+    pending = slots(events)["pending_choice"]
+    assert pending["awaiting"] is True and pending["asked"]["intent"] == "ask_financial_info"
+    assert [o["entities"]["contract_number"] for o in pending["options"]] == list(ANDINA)
 
 
 def test_financial_info_with_a_number_answers_at_once() -> None:
@@ -131,49 +141,44 @@ def test_financial_info_with_a_number_answers_at_once() -> None:
     text = said(messages)
     assert "Información financiera del contrato ZCC-100002" in text
     assert "Pagos rechazados: 1" in text
-    assert slots(events).get("pending_question") is None
+    assert slots(events).get("pending_choice") is None
 
 
-# --- The contract form -----------------------------------------------------------------------------
+# --- Choosing a contract ---------------------------------------------------------------------------
 
 
-def test_ask_contract_number_offers_a_button_per_contract() -> None:
-    track = tracker("mis pagos", "ask_financial_info", ANA, pending_question="ask_financial_info")
-    messages, events = run(ActionAskContractNumber(), track)
-    assert events == []
-    assert len(messages) == 1
-    assert "¿Sobre cuál contrato?" in messages[0]["text"]
-    assert buttons(messages[0]) == [
-        {
-            "title": "ZCC-100001 (Expert)",
-            "payload": '/inform_contract_number{"contract_number":"ZCC-100001"}',
-        },
-        {
-            "title": "ZCC-100002 (Specialist)",
-            "payload": '/inform_contract_number{"contract_number":"ZCC-100002"}',
-        },
-        {
-            "title": "ZCC-100003 (Starter)",
-            "payload": '/inform_contract_number{"contract_number":"ZCC-100003"}',
-        },
-    ]
+@pytest.mark.parametrize(
+    ("typed", "intent"),
+    [
+        ("ZCC-100002", "inform_contract_number"),
+        ("100002", "inform_contract_number"),
+        ("zcc 100002", "inform_contract_number"),
+        ("el ZCC100002", "inform_contract_number"),
+        ("2", "choose_option"),
+        ("2", "share_card_data"),  # the NLU's mistake does not matter: the choice is read first
+        ("el segundo", "choose_option"),
+        ("el suspendido", "nlu_fallback"),
+        ("el del specialist", "plan_summary"),
+        ("la 2 porfa", "choose_option"),
+    ],
+)
+def test_a_typed_choice_answers_the_pending_question(typed: str, intent: str) -> None:
+    talk = Conversation(ANA)
+    talk.say("¿cuánto debo pagar y cuándo?", "ask_financial_info")
+    text = said(talk.say(typed, intent))
+    assert "Información financiera del contrato ZCC-100002" in text
+    assert "no compartas" not in text
+    assert talk.slots["pending_choice"] is None
 
 
-@pytest.mark.parametrize("value", ["ZCC-100002", "100002", "zcc 100002", "el ZCC100002"])
-def test_form_accepts_an_own_contract(value: str) -> None:
-    track = tracker(value, "inform_contract_number", ANA, pending_question="ask_financial_info")
-    messages, result = validate(value, track)
-    assert result == {"contract_number": "ZCC-100002"}
-    assert messages == []
-
-
-def test_form_rejects_foreign_and_missing_numbers_alike() -> None:
+def test_foreign_and_missing_numbers_get_the_same_retry() -> None:
     replies = {}
     for number in ("ZCC-200001", "ZCC-999999"):
-        track = tracker(number, "inform_contract_number", ANA, pending_question="ask_financial_info")
-        messages, result = validate(number, track)
-        assert result == {"contract_number": None}
+        talk = Conversation(ANA)
+        talk.say("mis facturas", "ask_invoice")
+        messages = talk.say(number, "inform_contract_number")
         assert len(messages) == 1
+        assert talk.slots["pending_choice"] is not None  # still waiting for a valid one
         replies[number] = messages[0]
     foreign, missing = replies["ZCC-200001"], replies["ZCC-999999"]
     assert foreign["text"].replace("ZCC-200001", "?") == missing["text"].replace("ZCC-999999", "?")
@@ -182,64 +187,36 @@ def test_form_rejects_foreign_and_missing_numbers_alike() -> None:
     assert "18,900.00" not in foreign["text"] and "Pago pendiente" not in foreign["text"]
 
 
-def test_form_rejects_text_without_a_number() -> None:
-    track = tracker("el bueno", "inform_contract_number", ANA, pending_question="ask_contract_status")
-    messages, result = validate("el bueno", track)
-    assert result == {"contract_number": None}
-    assert "No encontré ese texto" in messages[0]["text"]
+def test_a_number_beyond_the_options_gets_a_clear_retry() -> None:
+    talk = Conversation(ANA)
+    talk.say("mis facturas", "ask_invoice")
+    text = said(talk.say("5", "choose_option"))
+    assert "No encontré «5» entre los contratos de tu cuenta" in text and "del 1 al 3" in text
+    assert "no compartas" not in text
+    assert "Invoices del contrato" in said(talk.say("1", "choose_option"))
 
 
-def test_form_rejects_a_card_number() -> None:
-    card = "4111111111111111"
-    track = tracker(card, "inform_contract_number", ANA, pending_question="ask_contract_status")
-    messages, result = validate(card, track)
-    assert result == {"contract_number": None}
-    assert "4111" not in said(messages)
+def test_a_card_number_while_choosing_is_never_a_choice() -> None:
+    talk = Conversation(ANA)
+    talk.say("estado de mi contrato", "ask_contract_status")
+    text = said(talk.say("4111111111111111", "share_card_data"))
+    assert "no compartas" in text and "4111" not in text.replace("[tarjeta terminada en 1111]", "")
 
 
-def test_form_rejects_everything_for_a_member() -> None:
-    track = tracker("ZCC-100002", "inform_contract_number", LUIS, pending_question="ask_contract_status")
-    messages, result = validate("ZCC-100002", track)
-    assert result == {"contract_number": None}
-    assert buttons(messages[0]) == []
+def test_a_member_choosing_is_still_refused() -> None:
+    talk = Conversation(LUIS)
+    text = said(talk.say("ZCC-100002", "inform_contract_number"))
+    assert "Tu perfil no es Admin" in text and "Suspendido" not in text
 
 
-@pytest.mark.parametrize(
-    ("pending", "expected"),
-    [
-        ("ask_financial_info", "Información financiera del contrato ZCC-100002"),
-        ("ask_invoice", "Invoices del contrato ZCC-100002"),
-        ("ask_contract_status", "Contrato ZCC-100002: Suspendido"),
-    ],
-)
-def test_selected_contract_answers_the_pending_question(pending: str, expected: str) -> None:
-    track = tracker(
-        "100002",
-        "inform_contract_number",
-        ANA,
-        pending_question=pending,
-        contract_number="ZCC-100002",
+def test_a_button_payload_answers_for_its_contract() -> None:
+    talk = Conversation(ANA)
+    talk.say("mis pagos", "ask_financial_info")
+    payload = '/ask_financial_info{"contract_number":"ZCC-100001"}'
+    entities = [{"entity": "contract_number", "value": "ZCC-100001"}]
+    assert "Información financiera del contrato ZCC-100001" in said(
+        talk.say(payload, "ask_financial_info", entities)
     )
-    messages, events = run(ActionAnswerSelectedContract(), track)
-    assert expected in said(messages)
-    assert slots(events)["pending_question"] is None
-    assert slots(events)["contract_number"] is None
-    assert slots(events)["ctx_topic"] == pending
-
-
-def test_selected_contract_from_a_button_payload() -> None:
-    payload = '/inform_contract_number{"contract_number":"ZCC-100001"}'
-    track = tracker(
-        payload,
-        "inform_contract_number",
-        ANA,
-        [{"entity": "contract_number", "value": "ZCC-100001"}],
-        pending_question="ask_financial_info",
-        contract_number="ZCC-100001",
-    )
-    messages, events = run(ActionAnswerSelectedContract(), track)
-    assert "Información financiera del contrato ZCC-100001" in said(messages)
-    assert slots(events)["pending_question"] is None
 
 
 # --- Identity comes from metadata, never from the text ---------------------------------------------
@@ -254,7 +231,7 @@ def test_member_claiming_admin_in_the_text_is_still_refused(action_name: str) ->
     text = said(messages)
     assert "perfil de Admin" in text and "Tu perfil no es Admin" in text
     assert "ZCC-" not in text and "4242" not in text
-    assert slots(events).get("pending_question") is None
+    assert slots(events).get("pending_choice") is None
 
 
 def test_admin_of_one_account_cannot_read_another() -> None:
@@ -267,7 +244,7 @@ def test_admin_of_one_account_cannot_read_another() -> None:
 def test_forged_identity_claiming_another_account_is_refused() -> None:
     forged = {"user_id": 1, "account_id": 2}
     text = said(run("action_contract_status", tracker("estado", "ask_contract_status", forged))[0])
-    assert "inicies sesión" in text
+    assert "inicias sesión" in text
     assert "ZCC-" not in text
 
 
@@ -280,7 +257,7 @@ def test_only_the_latest_user_events_metadata_counts() -> None:
     ]
     track = Tracker("tester", {}, message, events, False, None, {}, "action_listen")
     text = said(run("action_contract_status", track)[0])
-    assert "inicies sesión" in text and "ZCC-" not in text
+    assert "inicias sesión" in text and "ZCC-" not in text
 
 
 @pytest.mark.parametrize(
@@ -294,15 +271,16 @@ def test_only_the_latest_user_events_metadata_counts() -> None:
 def test_no_metadata_asks_to_sign_in(action_name: str, intent: str) -> None:
     messages, events = run(action_name, tracker("estado de mi contrato ZCC-100002", intent, None))
     text = said(messages)
-    assert "inicies sesión" in text
+    assert "Si inicias sesión con un usuario de perfil Admin" in text
+    assert "Ajustes > Planes y contratos" in text  # the walkthrough anyone may follow
     assert "ZCC-" not in text
-    assert slots(events).get("pending_question") is None
+    assert slots(events).get("pending_choice") is None
 
 
 def test_no_metadata_invoice_gives_the_general_rule() -> None:
     text = said(run("action_answer_invoice", tracker("mis invoices", "ask_invoice", None))[0])
     assert "después de un mes de uso" in text
-    assert "inicies sesión" in text
+    assert "inicias sesión" in text
 
 
 def test_card_on_file_for_the_admin() -> None:

@@ -12,10 +12,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions import runtime
-from actions.answers import ACTION_INTENTS, BOUND_ACTIONS, AnswerAction
-from actions.handoff import ActionFallback, ActionHandoff
+from actions.answers import ACTION_INTENTS, BOUND_ACTIONS, TurnAction
+from actions.handoff import ActionHandoff
 from bot.settings import PROJECT_ROOT
 from bot.store.catalogue_cache import CatalogueCache
+from tests.conversation import Conversation, said
 
 
 @pytest.fixture(autouse=True)
@@ -31,9 +32,7 @@ def tracker(text: str, intent: str, entities: list[dict[str, Any]] | None = None
 
 
 def run(action_name: str, track: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    action = next(
-        cls() for cls in (*BOUND_ACTIONS, ActionFallback, ActionHandoff) if cls().name() == action_name
-    )
+    action = next(cls() for cls in (*BOUND_ACTIONS, ActionHandoff) if cls().name() == action_name)
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, track, {}))
     return dispatcher.messages, events
@@ -45,21 +44,14 @@ def slots(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 def test_every_domain_action_is_implemented() -> None:
     domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
-    others = {
-        "action_ask_contract_number",
-        "validate_contract_form",
-        "action_answer_selected_contract",
-        "action_handoff",
-        "action_fallback",
-    }
-    assert set(domain["actions"]) == set(ACTION_INTENTS) | others
+    assert set(domain["actions"]) == set(ACTION_INTENTS) | {"action_handoff"}
     assert {cls().name() for cls in BOUND_ACTIONS} == set(ACTION_INTENTS)
 
 
 def test_base_class_is_not_registered_as_an_action() -> None:
     import inspect
 
-    assert inspect.isabstract(AnswerAction)
+    assert inspect.isabstract(TurnAction)
 
 
 def test_feature_value_from_entities() -> None:
@@ -73,11 +65,9 @@ def test_feature_value_from_entities() -> None:
     )
     assert "30 usuarios" in messages[0]["text"]
     # Only what changed: the unset slots that stay empty get no event.
-    assert slots(events) == {
-        "ctx_topic": "ask_feature_value",
-        "ctx_plans": ["expert"],
-        "ctx_features": ["users"],
-    }
+    assert set(slots(events)) == {"ctx_topic", "ctx_plans", "ctx_features", "last_question"}
+    assert slots(events)["ctx_plans"] == ["expert"] and slots(events)["ctx_features"] == ["users"]
+    assert slots(events)["last_question"]["intent"] == "ask_feature_value"
 
 
 def test_typo_entity_value_is_resolved_from_the_typed_words() -> None:
@@ -153,22 +143,34 @@ def test_every_action_answers_without_entities(action_name: str) -> None:
 
 
 def test_second_misunderstanding_in_a_row_hands_off() -> None:
-    messages, events = run("action_fallback", tracker("zzz", "nlu_fallback", fallback_streak=1.0))
-    handoff = [m["custom"] for m in messages if m.get("custom")]
-    assert handoff == [{"type": "handoff", "reason": "not_understood"}]
-    assert "persona del equipo" in messages[0]["text"]
-    assert slots(events)["fallback_streak"] == 0.0
+    talk = Conversation()
+    assert "otra forma" in said(talk.say("zzz", "nlu_fallback"))
+    messages = talk.say("qqq", "nlu_fallback")
+    assert [m["custom"] for m in messages if m.get("custom")] == [
+        {"type": "handoff", "reason": "not_understood"}
+    ]
+    assert said(messages).count("persona del equipo") == 1
+    assert talk.slots["misunderstood_turn"] is None
 
 
 def test_first_misunderstanding_only_asks_to_rephrase() -> None:
-    messages, events = run("action_fallback", tracker("zzz", "nlu_fallback"))
+    talk = Conversation()
+    messages = talk.say("zzz", "nlu_fallback")
     assert not any(m.get("custom") for m in messages)
-    assert slots(events)["fallback_streak"] == 1.0
+    assert said(messages).count("no estoy seguro de haber entendido") == 1
+    assert talk.slots["misunderstood_turn"] == 1.0
 
 
-def test_an_answer_ends_the_streak() -> None:
-    _, events = run("action_list_plans", tracker("que planes hay", "list_plans", fallback_streak=1.0))
-    assert slots(events)["fallback_streak"] == 0.0
+@pytest.mark.parametrize(("text", "intent"), [("que planes hay", "list_plans"), ("ok", "acknowledge")])
+def test_an_understood_turn_between_two_misunderstandings_prevents_the_handoff(
+    text: str, intent: str
+) -> None:
+    talk = Conversation()
+    talk.say("zzz", "nlu_fallback")
+    talk.say(text, intent)
+    messages = talk.say("qqq", "nlu_fallback")
+    assert not any(m.get("custom") for m in messages)
+    assert "otra forma" in said(messages)
 
 
 @pytest.mark.parametrize(

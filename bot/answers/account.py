@@ -8,7 +8,8 @@ from decimal import Decimal
 from bot.accounts.access import Denial, find_contract
 from bot.accounts.views import AccountView, ContractView
 from bot.answers.question import Question
-from bot.answers.reply import Button, Context, Reply, single
+from bot.answers.reply import Button, Context, Message, Reply, single
+from bot.answers.text import numbered
 from bot.catalogue.models import Catalogue
 
 _SUBJECTS = {
@@ -16,6 +17,25 @@ _SUBJECTS = {
     "ask_financial_info": "tus pagos, pagos pendientes e historial de transacciones",
     "ask_card_on_file": "la tarjeta registrada",
     "ask_invoice": "tus invoices",
+}
+
+STATUS_NAMES = {
+    "active": "Activo",
+    "pending_payment": "Pago pendiente",
+    "suspended": "Suspendido",
+    "cancelled": "Cancelado",
+}
+# Other words a user picks a contract by ("el suspendido", "la vigente").
+_STATUS_WORDS = {
+    "active": ("activo", "activa", "vigente"),
+    "pending_payment": ("pendiente", "pendiente de pago"),
+    "suspended": ("suspendido", "suspendida"),
+    "cancelled": ("cancelado", "cancelada", "anulado"),
+}
+_CHOICE_PROMPTS = {
+    "ask_financial_info": "¿De cuál contrato quieres ver los pagos?",
+    "ask_invoice": "¿De cuál contrato quieres ver los invoices?",
+    "ask_contract_status": "¿De cuál contrato quieres el detalle?",
 }
 
 
@@ -30,7 +50,7 @@ def day(value: date) -> str:
 
 
 def refusal(catalogue: Catalogue, question: Question) -> Reply:
-    """Why account data is not shown: not signed in, or not an Admin (the page's rule)."""
+    """Why account data is not shown (not signed in, or not an Admin), after what anyone may know."""
     facts = catalogue.facts
     subject = _SUBJECTS.get(question.intent, "la información de tu cuenta")
     if question.denial is Denial.NOT_ADMIN:
@@ -40,18 +60,46 @@ def refusal(catalogue: Catalogue, question: Question) -> Reply:
             "o que te asigne ese perfil. Mientras tanto, puedo responderte sobre planes, canales "
             "y formas de pago."
         )
-    else:
-        text = (
-            f"Para consultar {subject} necesito que inicies sesión con un usuario de perfil Admin. "
-            f"{facts.admin_only} También puedes verlo en {facts.where_to_see}."
+        return single(text, context=Context(topic=question.intent))
+    sign_in = (
+        f"Si inicias sesión con un usuario de perfil Admin, te muestro {subject} aquí mismo. "
+        f"{facts.admin_only}"
+    )
+    walkthrough = public_walkthrough(catalogue, question.intent)
+    return Reply(
+        (Message(f"{walkthrough}\n{sign_in}" if walkthrough else sign_in),),
+        Context(topic=question.intent),
+    )
+
+
+def public_walkthrough(catalogue: Catalogue, intent: str) -> str:
+    """Where anyone finds the data an account question asks for, as the page explains it."""
+    facts = catalogue.facts
+    fields = {f.name: f.description for f in facts.contract_fields}
+    if intent == "ask_card_on_file":
+        return f"Para ver la tarjeta registrada, en {facts.where_to_see}:\n{numbered(facts.card_steps)}"
+    if intent == "ask_contract_status":
+        return (
+            f"Consulta tus contratos en {facts.where_to_see}. Cada contrato muestra su número y su estado: "
+            f"{fields['Estado del contrato']} También los planes contratados, la información financiera "
+            "y la forma de pago."
         )
-    return single(text, context=Context(topic=question.intent))
+    if intent == "ask_financial_info":
+        return (
+            f"En {facts.where_to_see}, cada contrato da acceso a su información financiera: "
+            f"{fields['Información financiera']} Los invoices están en {facts.invoice_location}."
+        )
+    return ""
 
 
 def contract_buttons(view: AccountView, intent: str) -> tuple[Button, ...]:
     """One button per contract; the payload answers the same question for that contract."""
     return tuple(
-        Button(f"{c.number} ({c.software_plan.title()})", f'/{intent}{{"contract_number":"{c.number}"}}')
+        Button(
+            f"{c.number} · {c.software_plan.title()} · {STATUS_NAMES.get(c.status, c.status)}",
+            f'/{intent}{{"contract_number":"{c.number}"}}',
+            keys=(c.number, c.number.removeprefix("ZCC-"), c.software_plan, *_STATUS_WORDS.get(c.status, ())),
+        )
         for c in view.contracts
     )
 
@@ -59,9 +107,11 @@ def contract_buttons(view: AccountView, intent: str) -> tuple[Button, ...]:
 def not_found(view: AccountView, number: str, intent: str) -> Reply:
     """The same answer for a number that does not exist and for another account's number."""
     return single(
-        f"No encontré el contrato {number} entre los contratos de tu cuenta. Elige uno de tus contratos:",
+        f"No encontré el contrato {number} entre los contratos de tu cuenta. Elige uno de tus contratos "
+        "o escribe «cancelar»:",
         buttons=contract_buttons(view, intent),
         context=Context(topic=intent),
+        awaiting=True,
     )
 
 
@@ -79,6 +129,13 @@ def chosen_contract(question: Question, view: AccountView) -> ContractView | Rep
     return None
 
 
-def select_contract(question: Question) -> Reply:
-    """Ask which contract (the contract form asks, with one button per contract)."""
-    return Reply((), Context(topic=question.intent), select_contract_for=question.intent)
+def select_contract(question: Question, view: AccountView) -> Reply:
+    """Ask which contract the question is about, with one button per contract."""
+    prompt = _CHOICE_PROMPTS.get(question.intent, "¿Sobre cuál contrato?")
+    return single(
+        f"{prompt} Elige uno o escribe su número (por ejemplo {view.contracts[0].number}). "
+        "Para salir, escribe «cancelar».",
+        buttons=contract_buttons(view, question.intent),
+        context=Context(topic=question.intent),
+        awaiting=True,
+    )

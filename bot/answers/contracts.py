@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import date
 
 from bot.accounts.views import ContractView, PaymentView
-from bot.answers.account import chosen_contract, contract_buttons, day, money, refusal, select_contract
+from bot.answers.account import (
+    STATUS_NAMES,
+    chosen_contract,
+    contract_buttons,
+    day,
+    money,
+    refusal,
+    select_contract,
+)
 from bot.answers.billing import invoice as invoice_rules
 from bot.answers.question import Question
 from bot.answers.reply import Context, Message, Reply, single
@@ -13,12 +21,6 @@ from bot.answers.text import join
 from bot.catalogue.models import Catalogue
 from bot.dates import add_months
 
-STATUS_NAMES = {
-    "active": "Activo",
-    "pending_payment": "Pago pendiente",
-    "suspended": "Suspendido",
-    "cancelled": "Cancelado",
-}
 STATUS_MEANINGS = {
     "active": "el servicio contratado está disponible.",
     "pending_payment": "hay un pago pendiente; el servicio se habilita cuando se confirma el pago.",
@@ -102,7 +104,7 @@ def _one_contract(catalogue: Catalogue, question: Question) -> ContractView | Re
     if view is None:
         return refusal(catalogue, question)
     chosen = chosen_contract(question, view)
-    return select_contract(question) if chosen is None else chosen
+    return select_contract(question, view) if chosen is None else chosen
 
 
 def financial_info(catalogue: Catalogue, question: Question) -> Reply:

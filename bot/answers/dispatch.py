@@ -72,7 +72,7 @@ def follow_up(catalogue: Catalogue, question: Question) -> Reply:
     if topic == "ask_feature_plans" and named.plans:
         topic = "ask_feature_value"
     if topic is None:
-        topic = _topic_for(named)
+        topic = topic_for(named)
         if topic is None:
             return fallback(catalogue, question)
     if topic == "compare_plans" and named.plans and previous.plans:
@@ -87,7 +87,8 @@ def follow_up(catalogue: Catalogue, question: Question) -> Reply:
     return ANSWERS[topic](catalogue, replace(question, intent=topic, mentions=merged, context=Context()))
 
 
-def _topic_for(named: Mentions) -> str | None:
+def topic_for(named: Mentions) -> str | None:
+    """The question that the plans, features or channels named alone most likely ask."""
     if named.features and named.plans:
         return "ask_feature_value"
     if named.features:
@@ -99,11 +100,13 @@ def _topic_for(named: Mentions) -> str | None:
     return None
 
 
+FALLBACK_TEXT = (
+    "Perdona, no estoy seguro de haber entendido. ¿Puedes decirlo de otra forma? Por ejemplo: "
+    "«¿cuántos usuarios trae el Expert?», «diferencias entre Starter y Specialist» o "
+    "«¿cómo agrego una tarjeta?»."
+)
+
+
 def fallback(catalogue: Catalogue, question: Question) -> Reply:
     """Low confidence: ask to rephrase, with examples of what works."""
-    return single(
-        "Perdona, no estoy seguro de haber entendido. ¿Puedes decirlo de otra forma? Por ejemplo: "
-        "«¿cuántos usuarios trae el Expert?», «diferencias entre Starter y Specialist» o "
-        "«¿cómo agrego una tarjeta?».",
-        context=question.context,
-    )
+    return single(FALLBACK_TEXT, context=question.context)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.answers.plans import list_plans
+from bot.answers.polar import is_polar, lead, numbers_in
 from bot.answers.question import Question
-from bot.answers.reply import Button, Context, Message, Reply, Table, single
+from bot.answers.reply import Button, Context, Message, Reply, Table, first_upper, single
 from bot.answers.text import (
     first_plan_with,
     join,
@@ -14,8 +17,10 @@ from bot.answers.text import (
     value_with_note,
 )
 from bot.catalogue.models import Catalogue, Feature, Plan
+from bot.nlu.resolve import fold
 
 MAX_FEATURES_PER_ANSWER = 6
+_UNLIMITED = re.compile(r"\b(?:ilimitad\w*|sin limite\w*|infinit\w*)\b")
 
 
 def ask_which_feature(catalogue: Catalogue, question: Question, topic: str) -> Reply:
@@ -56,11 +61,22 @@ def _quantity(feature: Feature, plan: Plan) -> str:
     return f"{text} {value.note}" if value.note else text
 
 
-def describe(catalogue: Catalogue, feature: Feature, plan: Plan) -> str:
-    """One sentence answering 'what does plan P have of feature F?'."""
+def describe(catalogue: Catalogue, feature: Feature, plan: Plan, text: str = "") -> str:
+    """One sentence answering 'what does plan P have of feature F?' (yes/no first when so asked)."""
     if feature.kind == "included":
         return _yes_no(catalogue, feature, plan)
-    return _quantity(feature, plan)
+    sentence = _quantity(feature, plan)
+    if not is_polar(text):
+        return sentence
+    value = feature.values[plan.key]
+    asked = numbers_in(text)
+    if _UNLIMITED.search(fold(text)):
+        yes = value.unlimited
+    elif asked:
+        yes = bool(asked & numbers_in(value_text(feature, value)))
+    else:
+        yes = value.available and value.amount != 0
+    return lead(yes, sentence)
 
 
 def feature_value(catalogue: Catalogue, question: Question) -> Reply:
@@ -72,7 +88,7 @@ def feature_value(catalogue: Catalogue, question: Question) -> Reply:
     if not plans:
         return feature_plans(catalogue, question)
     lines = [
-        describe(catalogue, catalogue.feature(f), catalogue.plan(p))
+        describe(catalogue, catalogue.feature(f), catalogue.plan(p), question.text)
         for f in features[:MAX_FEATURES_PER_ANSWER]
         for p in plans
     ]
@@ -91,7 +107,7 @@ def feature_across_plans(catalogue: Catalogue, feature: Feature) -> Message:
     table = Table(
         ("Plan", feature.name),
         tuple(
-            (p.name, value_with_note(feature, feature.values[p.key]).capitalize()) for p in catalogue.plans
+            (p.name, first_upper(value_with_note(feature, feature.values[p.key]))) for p in catalogue.plans
         ),
     )
     if feature.kind == "included" and all(

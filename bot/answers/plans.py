@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.answers.question import Question
-from bot.answers.reply import Button, Context, Message, Reply, Table, single
+from bot.answers.reply import Button, Context, Message, Reply, Table, first_upper, single
 from bot.answers.text import capacity_text, join, lower_first, number, pack, value_text
 from bot.catalogue.models import Catalogue, Plan
 
@@ -133,7 +133,7 @@ def compare_plans(catalogue: Catalogue, question: Question) -> Reply:
     header = f"Diferencias entre {join(names)} ({number(len(rows))} recursos; el resto es igual):"
     chunks = pack(header, lines)
     table = Table(
-        ("Recurso", *names), tuple((name, *(c.capitalize() for c in cells)) for name, cells in rows)
+        ("Recurso", *names), tuple((name, *(first_upper(c) for c in cells)) for name, cells in rows)
     )
     messages = [Message(chunk) for chunk in chunks]
     messages[-1] = Message(messages[-1].text, table=table)

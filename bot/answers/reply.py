@@ -14,6 +14,8 @@ class Button:
 
     title: str
     payload: str
+    # Words that also name this option when typed ("suspendido", "expert", "100002"); never shown.
+    keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,18 @@ class Reply:
 
     messages: tuple[Message, ...]
     context: Context | None = field(default=None)
-    # Set when the question needs one contract and the admin has several: ask which (the contract form).
-    select_contract_for: str | None = None
+    # True when the reply is a question that waits for the user to pick one of its buttons (which
+    # contract, which plan): a question asked meanwhile is answered, then this one is offered again.
+    awaiting: bool = False
 
 
-def single(text: str, *, buttons: tuple[Button, ...] = (), context: Context | None = None) -> Reply:
+def single(
+    text: str, *, buttons: tuple[Button, ...] = (), context: Context | None = None, awaiting: bool = False
+) -> Reply:
     """A reply of one plain message."""
-    return Reply((Message(text, buttons),), context)
+    return Reply((Message(text, buttons),), context, awaiting)
+
+
+def first_upper(text: str) -> str:
+    """'100 InteractionZ' stays, 'sí' -> 'Sí': only the first letter changes (unlike str.capitalize)."""
+    return text[:1].upper() + text[1:]

@@ -9,14 +9,14 @@ from typing import Any
 from bot.gateway.engine import EngineClient, EngineUnavailable
 from bot.gateway.inbox import Inbound, Inbox
 from bot.gateway.outbound import Send
-from bot.gateway.redact import redact
 from bot.gateway.render import for_text_channel
 from bot.handoff.events import AGENTS, Broker, conversation_topic
 from bot.handoff.queue import HandoffQueue, HandoffView, now
+from bot.handoff.triggers import HANDOFF_TYPE
+from bot.privacy.redact import redact
 
 log = logging.getLogger("bot.gateway.handoff")
 
-HANDOFF_TYPE = "handoff"
 RESOLVED = "La persona del equipo cerró la conversación. Te devuelvo con el asistente: ¿en qué más te ayudo?"
 TAKEN = "{agent} del equipo de soporte se unió a la conversación."
 

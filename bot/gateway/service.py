@@ -21,8 +21,8 @@ from bot.gateway.inbox import Inbound, Inbox, Outgoing, Taken
 from bot.gateway.outbound import Send
 from bot.gateway.outbox import Queued
 from bot.gateway.ratelimit import RATE_LIMIT_MESSAGE, RateLimiter
-from bot.gateway.redact import redact
 from bot.gateway.render import chosen_option, for_text_channel
+from bot.privacy.redact import redact
 from bot.settings import Settings
 from bot.store.catalogue_cache import CatalogueCache
 

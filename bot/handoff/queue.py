@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.answers.contracts import STATUS_NAMES
+from bot.answers.account import STATUS_NAMES
 from bot.store.db import in_store
 from bot.store.models import Account, Contract, Handoff, HandoffMessage, User
 

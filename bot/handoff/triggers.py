@@ -8,6 +8,9 @@ from datetime import datetime
 from bot.handoff.hours import BusinessHours
 from bot.nlu.resolve import fold
 
+# The custom payload by which the assistant asks the gateway to hand the conversation off.
+HANDOFF_TYPE = "handoff"
+
 # Topics that need a person, recognised in the user's words once the NLU says it is a billing issue.
 _REASON_WORDS = (
     (

@@ -89,7 +89,28 @@ class Resolver:
                 start = folded.find(f" {alias} ", start + 1)
         if kind == "plan":
             found += self._fuzzy_plan_words(folded, taken)
+        if kind == "feature":
+            found += self._gapped_aliases(folded, taken)
         return _unique(key for _, key in sorted(found))
+
+    @cached_property
+    def _feature_stems(self) -> list[tuple[tuple[str, ...], str]]:
+        """Multi-word feature aliases as stems of their content words, most words first."""
+        stems = {
+            tuple(_stem(w) for w in alias.split() if w not in _STOPWORDS): key
+            for alias, key in self._aliases["feature"].items()
+        }
+        return sorted(((s, k) for s, k in stems.items() if len(s) >= 2), key=lambda item: -len(item[0]))
+
+    def _gapped_aliases(self, folded: str, taken: list[tuple[int, int]]) -> list[tuple[int, str]]:
+        """'se guardan mis datos' names 'guardan datos': an alias's words in order, a few words apart."""
+        words = [(m.start(), _stem(m.group())) for m in re.finditer(r"\w+", folded)]
+        found = []
+        for stems, key in self._feature_stems:
+            start = _in_order(words, stems)
+            if start is not None and not any(a <= start < b for a, b in taken):
+                found.append((start, key))
+        return found
 
     def _fuzzy_plan_words(self, folded: str, taken: list[tuple[int, int]]) -> list[tuple[int, str]]:
         """Misspelt plan names ('especilist') as single words of five letters or more."""
@@ -121,6 +142,33 @@ class Resolver:
             scanned = self.scan(kind, text)
             result[kind] = _unique([*result[kind], *scanned]) if result[kind] else scanned
         return Mentions(tuple(result["plan"]), tuple(result["feature"]), tuple(result["channel"]))
+
+
+_STOPWORDS = frozenset(
+    {"de", "del", "la", "las", "el", "los", "a", "al", "en", "por", "para", "con", "y", "o", "mis", "mi"}
+)
+_MAX_GAP = 2
+
+
+def _stem(word: str) -> str:
+    """A crude stem that lets 'guardan', 'guardar' and 'guardamos' (and 'dato', 'datos') meet."""
+    return word[:5] if len(word) > 5 else word.rstrip("s")
+
+
+def _in_order(words: Sequence[tuple[int, str]], stems: Sequence[str]) -> int | None:
+    """Where `stems` occur among `words` in order with at most _MAX_GAP words between them, else None."""
+    for first, (start, word) in enumerate(words):
+        if word != stems[0]:
+            continue
+        position = first
+        for stem in stems[1:]:
+            window = [i for i in range(position + 1, position + 2 + _MAX_GAP) if i < len(words)]
+            position = next((i for i in window if words[i][1] == stem), -1)
+            if position < 0:
+                break
+        else:
+            return start
+    return None
 
 
 def _unique(keys: Iterable[str]) -> list[str]:

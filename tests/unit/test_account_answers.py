@@ -84,7 +84,7 @@ def texts(reply: Reply) -> str:
 def test_status_of_the_only_contract(catalogue: Catalogue, views: dict[int, AccountView]) -> None:
     reply = ask(catalogue, "ask_contract_status", views[2])
     text = texts(reply)
-    assert reply.select_contract_for is None
+    assert not reply.awaiting
     assert "ZCC-200001" in text
     assert "Pago pendiente" in text
     assert "Plan de software: Professional" in text
@@ -108,9 +108,9 @@ def test_status_of_several_contracts_lists_all_and_offers_buttons(
     assert any(line.startswith("• ZCC-100002: Suspendido") for line in lines)
     assert any(line.startswith("• ZCC-100003: Cancelado") for line in lines)
     assert [b.title for b in message.buttons] == [
-        "ZCC-100001 (Expert)",
-        "ZCC-100002 (Specialist)",
-        "ZCC-100003 (Starter)",
+        "ZCC-100001 · Expert · Activo",
+        "ZCC-100002 · Specialist · Suspendido",
+        "ZCC-100003 · Starter · Cancelado",
     ]
     assert [b.payload for b in message.buttons] == [
         f'/ask_contract_status{{"contract_number":"{n}"}}' for n in CONTRACTS[1]
@@ -149,7 +149,7 @@ def test_another_accounts_number_reads_like_a_missing_one(
     other = ask(catalogue, intent, view, number=foreign)
     missing = ask(catalogue, intent, view, number="ZCC-999999")
     assert said(other).replace(foreign, "ZCC-?") == said(missing).replace("ZCC-999999", "ZCC-?")
-    assert other.select_contract_for == missing.select_contract_for
+    assert other.awaiting == missing.awaiting
     assert other.context == missing.context
     owner = next(a for a, numbers in CONTRACTS.items() if foreign in numbers)
     shown = said(other).replace(foreign, "")
@@ -164,13 +164,16 @@ def test_financial_info_with_several_contracts_asks_which(
     catalogue: Catalogue, views: dict[int, AccountView]
 ) -> None:
     reply = ask(catalogue, "ask_financial_info", views[1])
-    assert reply.select_contract_for == "ask_financial_info"
-    assert reply.messages == ()
+    assert reply.awaiting
+    assert said(reply).startswith("¿De cuál contrato quieres ver los pagos?")
+    assert [b.payload for b in reply.messages[0].buttons] == [
+        f'/ask_financial_info{{"contract_number":"{n}"}}' for n in CONTRACTS[1]
+    ]
 
 
 def test_financial_info_of_a_contract(catalogue: Catalogue, views: dict[int, AccountView]) -> None:
     reply = ask(catalogue, "ask_financial_info", views[1], number="ZCC-100002")
-    assert reply.select_contract_for is None
+    assert not reply.awaiting
     lines = texts(reply).splitlines()
     assert lines[0] == "Información financiera del contrato ZCC-100002:"
     overdue, failed, paid = TODAY - timedelta(days=3), add_months(TODAY, -1), add_months(TODAY, -2)
@@ -191,7 +194,7 @@ def test_financial_info_of_the_only_contract_needs_no_choice(
 ) -> None:
     reply = ask(catalogue, "ask_financial_info", views[2])
     text = texts(reply)
-    assert reply.select_contract_for is None
+    assert not reply.awaiting
     assert "Información financiera del contrato ZCC-200001" in text
     assert "Próximo pago: $18,900.00 MXN" in text
     assert "Pagos rechazados: 1" in text
@@ -250,7 +253,7 @@ def test_invoices_with_several_contracts_ask_which(
     catalogue: Catalogue, views: dict[int, AccountView]
 ) -> None:
     reply = ask(catalogue, "ask_invoice", views[1])
-    assert reply.select_contract_for == "ask_invoice" and reply.messages == ()
+    assert reply.awaiting and said(reply).startswith("¿De cuál contrato quieres ver los invoices?")
 
 
 # --- Cards -----------------------------------------------------------------------------------------
@@ -310,7 +313,7 @@ def test_not_admin_is_refused_without_data(catalogue: Catalogue, intent: str) ->
     text = said(reply)
     assert "perfil de Admin" in text
     assert "Tu perfil no es Admin" in text
-    assert reply.select_contract_for is None
+    assert not reply.awaiting
     assert not [n for n in ALL_NUMBERS if n in text]
     assert "ZCC-" not in text and "$" not in text
 
@@ -319,7 +322,7 @@ def test_not_admin_is_refused_without_data(catalogue: Catalogue, intent: str) ->
 @pytest.mark.parametrize("intent", ["ask_contract_status", "ask_financial_info", "ask_card_on_file"])
 def test_anonymous_is_asked_to_sign_in(catalogue: Catalogue, intent: str, denial: Denial) -> None:
     text = said(ask(catalogue, intent, denial=denial))
-    assert "inicies sesión" in text
+    assert "Si inicias sesión con un usuario de perfil Admin" in text
     assert "perfil Admin" in text
     assert "ZCC-" not in text
 
@@ -329,7 +332,7 @@ def test_invoices_for_anonymous_give_the_general_rule(catalogue: Catalogue) -> N
     text = texts(reply)
     assert catalogue.facts.invoice_rule in text
     assert catalogue.facts.invoice_location in text
-    assert "inicies sesión" in text
+    assert "Si inicias sesión con un usuario de perfil Admin" in text
     assert "ZCC-" not in text
 
 
@@ -358,7 +361,7 @@ def test_replies_never_show_another_accounts_data(
     others = [item for owner, data in OWN_DATA.items() if owner != account_id for item in data]
     assert not [leak for leak in others if leak in shown]
     assert all(len(m.text) <= WHATSAPP_LIMIT for m in reply.messages)
-    assert reply.messages or reply.select_contract_for == intent
+    assert reply.messages
 
 
 def test_account_one_never_sees_the_named_values(catalogue: Catalogue, views: dict[int, AccountView]) -> None:

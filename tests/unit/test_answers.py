@@ -705,7 +705,7 @@ def test_card_data_warning_never_echoes_digits(catalogue: Catalogue, typed: str)
 def test_account_questions_need_an_admin(catalogue: Catalogue, intent: str) -> None:
     reply = ask(catalogue, intent)
     text = said(reply)
-    assert "inicies sesión" in text
+    assert "Si inicias sesión con un usuario de perfil Admin" in text
     assert "Admin" in text
     assert "Ajustes > Planes y contratos" in text
     assert reply.context == Context(topic=intent)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.gateway.redact import CVV_MASK, Redaction, contains_card_data, redact
+from bot.privacy.redact import CVV_MASK, Redaction, contains_card_data, redact
 
 # Luhn-valid test numbers published by the card networks and payment processors, 13 to 19 digits.
 VALID_PANS = (

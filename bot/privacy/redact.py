@@ -65,6 +65,22 @@ def contains_card_data(text: str) -> bool:
     return found.cards > 0 or found.cvv
 
 
+_CARD_DIGITS = re.compile(r"[0-9](?:[ -]?[0-9]){2,18}")
+
+
+def mentions_card_data(text: str) -> bool:
+    """Whether `text` plausibly carries card data: a Luhn-valid 13–19 digit number, one already masked,
+    a security code, or card words beside three or more digits. A bare short number or a contract
+    number ("2", "ZCC-100002") is not card data."""
+    if _CARD_MASK_PREFIX in text or CVV_MASK in text or contains_card_data(text):
+        return True
+    folded = _fold(text)
+    if not _CARD_WORDS.search(folded):
+        return False
+    without_contracts = re.sub(r"(?i)zcc[\s-]*[0-9]+", " ", folded)
+    return bool(_CARD_DIGITS.search(without_contracts))
+
+
 @functools.lru_cache(maxsize=4096)
 def _fold_char(char: str) -> str:
     """One character for matching: any Unicode digit, space or dash as its ASCII form, else itself."""

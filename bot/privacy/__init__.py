@@ -1,0 +1,1 @@
+"""Privacy: card data recognised and masked wherever text enters the system."""

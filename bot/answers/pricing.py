@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
+from bot.answers.polar import is_polar, lead
 from bot.answers.question import Question
 from bot.answers.reply import Context, Reply, single
 from bot.answers.text import capacity_text, lower_first
 from bot.catalogue.models import Catalogue
+from bot.nlu.resolve import fold
+
+# "¿Es gratis pasarse?" is answered No; "¿se cobran aparte?", "¿puedo tener más usuarios?" Sí.
+_FREE = re.compile(r"\b(?:gratis|gratuit\w*|sin costo|sin cargo|incluid\w*|no se cobra\w*)\b")
 
 
 def _included(catalogue: Catalogue, key: str) -> str:
@@ -59,10 +66,12 @@ def explain_users(catalogue: Catalogue, question: Question) -> Reply:
 def overage(catalogue: Catalogue, question: Question) -> Reply:
     """'¿Qué pasa si me paso de las InteractionZ?'."""
     text = (
-        f"{catalogue.facts.overage} Tu plan sigue funcionando; lo que excede se factura aparte.\n"
+        f"{catalogue.facts.overage}\n"
         f"Usuarios incluidos:\n{_included(catalogue, 'users')}\n"
         f"InteractionZ incluidas:\n{_included(catalogue, 'interactionz')}\n"
         "Si sueles pasarte, compara el costo del excedente con el del plan siguiente; puedo recomendarte "
         "uno si me dices cuántos usuarios e InteractionZ necesitas."
     )
+    if is_polar(question.text):
+        text = lead(not _FREE.search(fold(question.text)), text)
     return single(text, context=Context(topic="ask_overage"))

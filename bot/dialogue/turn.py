@@ -144,7 +144,7 @@ class Dialogue:
             again = await self._answer(earlier.asked, turn)
             if again.messages and any(m.buttons for m in again.messages):
                 first, *rest = again.messages
-                lead = replace(first, text=REOFFER_LEAD + first.text[:1].lower() + first.text[1:])
+                lead = replace(first, text=REOFFER_LEAD + _lower_first_letter(first.text))
                 reply = replace(reply, messages=(*reply.messages, lead, *rest))
                 pending = replace(earlier, reoffered=True)
         return Outcome(reply, replace(state, pending=pending, last=remembered))
@@ -294,6 +294,12 @@ class Dialogue:
         reply = fallback_reply(turn.ranking, state.pending)
         pending = _offered(Asked("nlu_fallback", turn.text, named), reply) or state.pending
         return Outcome(reply, replace(state, pending=pending, misunderstood_turn=turn.number))
+
+
+def _lower_first_letter(text: str) -> str:
+    """'¿De cuál…?' -> '¿de cuál…?' (the question continues a sentence)."""
+    index = next((i for i, ch in enumerate(text) if ch.isalpha()), None)
+    return text if index is None else text[:index] + text[index].lower() + text[index + 1 :]
 
 
 def _remembered(asked: Asked, reply: Reply) -> Asked:

@@ -141,14 +141,26 @@ def test_a_button_payload_answers_for_that_contract(ask: Ask) -> None:
     assert "F-100002-03" in text_of(ask(payload, sender, ANA))
 
 
-def test_leaving_the_form_with_another_question(ask: Ask) -> None:
+def test_a_question_while_choosing_is_answered_then_the_choice_offered_once_more(ask: Ask) -> None:
     sender = f"e2e-form-{uuid.uuid4().hex[:8]}"
     ask("quiero ver mis pagos", sender, ANA)
-    assert "30 usuarios" in text_of(ask("cuantos usuarios trae el expert?", sender, ANA))
-    assert "dejamos" not in text_of(ask("cancelar", sender, ANA))
+    digression = text_of(ask("cuantos usuarios trae el expert?", sender, ANA))
+    assert "30 usuarios" in digression
+    assert "Sobre tu pregunta anterior: ¿de cuál contrato quieres ver los pagos?" in digression
+    assert "no estoy seguro" not in digression
+    # A second digression drops it: no third offer.
+    assert "Sobre tu pregunta anterior" not in text_of(ask("y el starter?", sender, ANA))
+    assert "dejamos esa elección" not in text_of(ask("cancelar", sender, ANA))
+
+
+def test_cancel_leaves_a_pending_choice(ask: Ask) -> None:
+    sender = f"e2e-form-{uuid.uuid4().hex[:8]}"
+    ask("mis facturas", sender, ANA)
+    assert "dejamos esa elección" in text_of(ask("cancelar", sender, ANA))
+    assert "no tengo opciones para elegir" in text_of(ask("2", sender, ANA))
 
 
 def test_no_metadata_means_anonymous(ask: Ask) -> None:
     reply = text_of(ask("estado del contrato ZCC-100001"))
-    assert "inicies sesión" in reply
+    assert "inicias sesión" in reply
     assert "Activo" not in reply and "Expert" not in reply

@@ -208,7 +208,11 @@ def test_dev_sign_in_as_an_admin_shows_her_contracts(chat: Chat) -> None:
     expect(answer.filter(has_text="ZCC-100001").first).to_be_visible()
     expect(answer.filter(has_text="Suspendido").first).to_be_visible()
     expect(chat.page.get_by_test_id("msg-buttons").last.get_by_role("button")).to_have_text(
-        ["ZCC-100001 (Expert)", "ZCC-100002 (Specialist)", "ZCC-100003 (Starter)"]
+        [
+            "ZCC-100001 · Expert · Activo",
+            "ZCC-100002 · Specialist · Suspendido",
+            "ZCC-100003 · Starter · Cancelado",
+        ]
     )
     chat.screenshot("webchat-admin.png")
 

@@ -44,6 +44,7 @@ ACTION_INTENTS = {
     "action_cancel": "cancel",
     "action_out_of_scope": "out_of_scope",
     "action_fallback": "nlu_fallback",
+    "action_capabilities": "bot_capabilities",
 }
 
 

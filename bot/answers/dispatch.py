@@ -36,6 +36,7 @@ ANSWERS: dict[str, Answer] = {
     "ask_contract_status": contracts.contract_status,
     "ask_financial_info": contracts.financial_info,
     "ask_card_on_file": cards.card_on_file,
+    "bot_capabilities": plans.capabilities,
 }
 
 # Intents whose answer needs the verified Admin's account data.

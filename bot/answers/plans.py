@@ -138,3 +138,21 @@ def compare_plans(catalogue: Catalogue, question: Question) -> Reply:
     messages = [Message(chunk) for chunk in chunks]
     messages[-1] = Message(messages[-1].text, table=table)
     return Reply(tuple(messages), context)
+
+
+def capabilities(catalogue: Catalogue, question: Question) -> Reply:
+    """'¿Qué sabes hacer?': what the assistant answers, with three ways to start."""
+    names = join([p.name for p in catalogue.plans])
+    text = (
+        f"Puedo ayudarte con:\n- Qué incluye cada plan ({names}) y desde qué plan hay una función.\n"
+        "- Comparar planes y recomendarte el más adecuado según tus usuarios, InteractionZ y funciones.\n"
+        "- Precios, InteractionZ, usuarios y excedentes.\n- El plan de canales.\n"
+        "- Formas de pago, tarjetas, invoices y cómo contratar.\n"
+        "Si eres Admin y has iniciado sesión, también el estado de tus contratos, pagos, facturas y tarjeta."
+    )
+    buttons = (
+        Button("Ver los planes", "/list_plans"),
+        Button("Recomiéndame un plan", "/recommend_plan"),
+        Button("Formas de pago", "/ask_payment_methods"),
+    )
+    return single(text, buttons=buttons)

@@ -15,13 +15,13 @@ PY3 ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 export PYTHONWARNINGS := ignore::UserWarning
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: soak run-scaled help run test lint unit validate model nlu-eval stories e2e envs seed clean browser bench bench-quick
+.PHONY: soak run-scaled help run test lint unit validate model nlu-eval nlu-cv stories e2e envs seed clean browser bench bench-quick
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 ENGINE_EXTRAS := engine/engine_speedups.py engine/engine_speedups.pth engine/engine_tracker_store.py \
-	engine/engine_lock_store.py
+	engine/engine_lock_store.py engine/engine_entity_filter.py
 
 $(ENGINE)/.installed: requirements-engine.txt $(ENGINE_EXTRAS)
 	@test -n "$(PY310)" || { echo "python3.10 is required for the engine (rasa 3.6 supports 3.8-3.10)"; exit 1; }
@@ -81,6 +81,10 @@ nlu-eval: model ## NLU evaluation on the held-out test set (tests/nlu)
 	$(RASA) test nlu --model $$($(PY) -c 'from bot.model import model_path; print(model_path())') \
 		--nlu tests/nlu --out results/nlu
 	$(PY) -m tests.tools.nlu_report results/nlu
+
+nlu-cv: envs ## NLU cross-validation on the training data (finds confusions; not part of `make test`)
+	$(RASA) test nlu --nlu data/nlu --config config.yml --cross-validation --folds 5 --out results/nlu-cv
+	$(PY) -m tests.tools.nlu_report --cross-validation results/nlu-cv
 
 stories: model ## conversation tests (test stories) with --fail-on-prediction-errors
 	$(RASA) test core --model $$($(PY) -c 'from bot.model import model_path; print(model_path())') \

@@ -5,6 +5,7 @@ WORKDIR /app
 COPY requirements-engine.txt ./
 RUN pip install --no-cache-dir -r requirements-engine.txt
 COPY engine/engine_speedups.py engine/engine_speedups.pth engine/engine_tracker_store.py engine/engine_lock_store.py \
+    engine/engine_entity_filter.py \
     /usr/local/lib/python3.10/site-packages/
 COPY config.yml domain.yml credentials.yml ./
 COPY data ./data

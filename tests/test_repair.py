@@ -337,3 +337,27 @@ def test_tables_keep_the_catalogue_casing() -> None:
     cells = " ".join(cell for row in rows for cell in row)
     assert "100 InteractionZ" in cells and "WhatsApp Business" in cells and "300 MB" in cells
     assert "interactionz" not in cells and "whatsapp" not in cells
+
+
+@pytest.mark.parametrize(
+    ("who", "question", "intent", "start"),
+    [
+        (MARIA, "¿tengo pagos pendientes?", "ask_financial_info", "Sí. Información financiera"),
+        (ANA, "¿el contrato ZCC-100001 está activo?", "ask_contract_status", "Sí. Contrato ZCC-100001"),
+        (ANA, "¿el ZCC-100002 está activo?", "ask_contract_status", "No. Contrato ZCC-100002: Suspendido"),
+        (ANA, "¿hay pagos rechazados en el 100001?", "ask_financial_info", "No. Información financiera"),
+        (MARIA, "¿mi tarjeta está vencida?", "ask_card_on_file", "Sí. Tarjetas registradas"),
+    ],
+)
+def test_yes_no_questions_about_the_account(
+    who: dict[str, int], question: str, intent: str, start: str
+) -> None:
+    assert said(Conversation(who).say(question, intent)).startswith(start)
+
+
+def test_a_yes_no_question_keeps_its_words_through_the_contract_choice() -> None:
+    talk = Conversation(ANA)
+    talk.say("¿tengo pagos pendientes?", "ask_financial_info")
+    assert said(talk.say("el suspendido", "choose_option")).startswith(
+        "Sí. Información financiera del contrato ZCC-100002"
+    )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from bot.accounts.views import CardView
 from bot.answers.account import refusal
 from bot.answers.billing import card_checklist, card_problem, card_steps
+from bot.answers.polar import is_polar, lead
 from bot.answers.question import Question
 from bot.answers.reply import Context, Message, Reply, single
 from bot.catalogue.models import Catalogue
+from bot.nlu.resolve import fold
 
 
 def expiry(card: CardView) -> str:
@@ -39,7 +42,8 @@ def card_on_file(catalogue: Catalogue, question: Question) -> Reply:
         return refusal(catalogue, question)
     context = Context(topic="ask_card_on_file")
     if not view.cards:
-        text = (
+        lead_no = "No. " if is_polar(question.text) else ""
+        text = lead_no + (
             f"Tu cuenta no tiene tarjetas registradas. Para agregar una, en {catalogue.facts.where_to_see}:\n"
         )
         return single(text + card_steps(catalogue.facts), context=context)
@@ -63,7 +67,26 @@ def card_on_file(catalogue: Catalogue, question: Question) -> Reply:
         )
         text += card_steps(catalogue.facts)
     text += "\nNunca compartas los datos de tu tarjeta por este chat."
-    return single(text, context=context)
+    verdict = _card_verdict(question, view.cards)
+    return single(text if verdict is None else lead(verdict, text), context=context)
+
+
+_EXPIRED = re.compile(r"\b(?:vencid\w*|expirad\w*|caducad\w*|vencio|expiro)\b")
+_EXPIRES = re.compile(r"\b(?:vence|vencera|expira|caduca)\b")
+
+
+def _card_verdict(question: Question, cards: tuple[CardView, ...]) -> bool | None:
+    """'¿Mi tarjeta está vencida?', '¿vence este mes?', '¿tengo una tarjeta registrada?'."""
+    if not is_polar(question.text):
+        return None
+    folded = fold(question.text)
+    if _EXPIRED.search(folded):
+        return any(is_expired(c, question.today) for c in cards)
+    if _EXPIRES.search(folded) and "mes" in folded.split():
+        return any(expires_this_month(c, question.today) for c in cards)
+    if "registrad" in folded or "tengo" in folded.split():
+        return bool(cards)
+    return None
 
 
 def card_trouble(catalogue: Catalogue, question: Question) -> Reply:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from bot.accounts.views import ContractView, PaymentView
@@ -15,11 +16,13 @@ from bot.answers.account import (
     select_contract,
 )
 from bot.answers.billing import invoice as invoice_rules
+from bot.answers.polar import is_polar, lead
 from bot.answers.question import Question
 from bot.answers.reply import Context, Message, Reply, single
 from bot.answers.text import join
 from bot.catalogue.models import Catalogue
 from bot.dates import add_months
+from bot.nlu.resolve import fold
 
 STATUS_MEANINGS = {
     "active": "el servicio contratado está disponible.",
@@ -87,7 +90,9 @@ def contract_status(catalogue: Catalogue, question: Question) -> Reply:
         return chosen
     context = Context(topic="ask_contract_status")
     if chosen is not None:
-        return single(_detail(catalogue, chosen), context=context)
+        detail = _detail(catalogue, chosen)
+        verdict = _status_verdict(question.text, chosen)
+        return single(detail if verdict is None else lead(verdict, detail), context=context)
     lines = [
         f"• {c.number}: {STATUS_NAMES.get(c.status, c.status)} — plan {_plan_name(catalogue, c)}, "
         f"pago con {METHOD_NAMES[c.payment_method]}"
@@ -112,7 +117,43 @@ def financial_info(catalogue: Catalogue, question: Question) -> Reply:
     chosen = _one_contract(catalogue, question)
     if isinstance(chosen, Reply):
         return chosen
-    return single(_financial(catalogue, chosen, question.today), context=Context(topic="ask_financial_info"))
+    text = _financial(catalogue, chosen, question.today)
+    verdict = _payments_verdict(question.text, chosen)
+    return single(
+        text if verdict is None else lead(verdict, text), context=Context(topic="ask_financial_info")
+    )
+
+
+# "¿Mi contrato está activo?" names a status; "¿tengo pagos pendientes?" a kind of payment.
+_STATUS_ASKED = {
+    "active": re.compile(r"\b(?:activ\w*|vigente\w*|funcionando|al dia)\b"),
+    "suspended": re.compile(r"\bsuspendid\w*\b"),
+    "cancelled": re.compile(r"\b(?:cancelad\w*|anulad\w*|dado de baja)\b"),
+    "pending_payment": re.compile(r"\bpendiente\w*\b"),
+}
+_PENDING = re.compile(r"\b(?:pendiente\w*|debo|deuda\w*|adeud\w*|por pagar|sin pagar|vencid\w*|atrasad\w*)\b")
+_FAILED = re.compile(r"\b(?:rechazad\w*|fallid\w*|declinad\w*|no (?:paso|pasaron|se cobro))\b")
+
+
+def _status_verdict(text: str, contract: ContractView) -> bool | None:
+    """Whether the contract has the status a yes/no question names (None: not such a question)."""
+    if not is_polar(text):
+        return None
+    folded = fold(text)
+    asked = [status for status, words in _STATUS_ASKED.items() if words.search(folded)]
+    return contract.status in asked if asked else None
+
+
+def _payments_verdict(text: str, contract: ContractView) -> bool | None:
+    """Whether the contract has the pending or rejected payments a yes/no question asks about."""
+    if not is_polar(text):
+        return None
+    folded = fold(text)
+    if _FAILED.search(folded):
+        return any(p.status == "failed" for p in contract.payments)
+    if _PENDING.search(folded):
+        return bool(_pending(contract))
+    return None
 
 
 def _financial(catalogue: Catalogue, contract: ContractView, today: date) -> str:

@@ -133,7 +133,7 @@ def test_financial_info_with_several_contracts_offers_a_choice() -> None:
     ]
     pending = slots(events)["pending_choice"]
     assert pending["awaiting"] is True and pending["asked"]["intent"] == "ask_financial_info"
-    assert [o["entities"]["contract_number"] for o in pending["options"]] == list(ANDINA)
+    assert [o["entities"]["contract_number"] for o in pending["options"]] == [[n] for n in ANDINA]
 
 
 def test_financial_info_with_a_number_answers_at_once() -> None:

@@ -361,3 +361,20 @@ def test_a_yes_no_question_keeps_its_words_through_the_contract_choice() -> None
     assert said(talk.say("el suspendido", "choose_option")).startswith(
         "Sí. Información financiera del contrato ZCC-100002"
     )
+
+
+def test_a_comparison_without_plans_offers_pairs_and_with_one_plan_the_others() -> None:
+    talk = Conversation()
+    assert buttons(talk.say("quiero comparar planes", "compare_plans"))[0] == "Starter y Specialist"
+    assert said(talk.say("2", "choose_option")).startswith("Diferencias entre Specialist y Expert")
+    # After that comparison, "compara el starter" compares it with the last plan; afresh, it asks.
+    entities = [{"entity": "plan", "value": "starter"}]
+    assert said(talk.say("compara el starter", "compare_plans", entities)).startswith(
+        "Diferencias entre Starter y Expert"
+    )
+    talk = Conversation()
+    offered = talk.say("compara el starter", "compare_plans", entities)
+    assert "¿Con qué plan quieres comparar el Starter?" in said(offered)
+    assert said(talk.say("el enterprise", "plan_summary")).startswith(
+        "Diferencias entre Starter y Enterprise"
+    )

@@ -8,7 +8,7 @@ from decimal import Decimal
 from bot.accounts.access import Denial, find_contract
 from bot.accounts.views import AccountView, ContractView
 from bot.answers.question import Question
-from bot.answers.reply import Button, Context, Message, Reply, single
+from bot.answers.reply import Button, Context, Message, Reply, payload, single
 from bot.answers.text import numbered
 from bot.catalogue.models import Catalogue
 
@@ -97,7 +97,7 @@ def contract_buttons(view: AccountView, intent: str) -> tuple[Button, ...]:
     return tuple(
         Button(
             f"{c.number} · {c.software_plan.title()} · {STATUS_NAMES.get(c.status, c.status)}",
-            f'/{intent}{{"contract_number":"{c.number}"}}',
+            payload(intent, {"contract_number": (c.number,)}),
             keys=(c.number, c.number.removeprefix("ZCC-"), c.software_plan, *_STATUS_WORDS.get(c.status, ())),
         )
         for c in view.contracts

@@ -7,7 +7,7 @@ import re
 from bot.answers.plans import list_plans
 from bot.answers.polar import is_polar, lead, numbers_in
 from bot.answers.question import Question
-from bot.answers.reply import Button, Context, Message, Reply, Table, first_upper, single
+from bot.answers.reply import Button, Context, Message, Reply, Table, first_upper, payload, single
 from bot.answers.text import (
     first_plan_with,
     join,
@@ -31,7 +31,7 @@ def ask_which_feature(catalogue: Catalogue, question: Question, topic: str) -> R
     buttons = tuple(
         Button(
             catalogue.feature(key).name,
-            f'/{topic}{{"feature":"{key}"' + (f',"plan":"{plans[0]}"' if plans else "") + "}",
+            payload(topic, {"feature": (key,), **({"plan": plans[:1]} if plans else {})}),
         )
         for key in popular
     )
@@ -40,6 +40,7 @@ def ask_which_feature(catalogue: Catalogue, question: Question, topic: str) -> R
         "retención de datos, almacenamiento o acceso a las APIs.",
         buttons=buttons,
         context=Context(topic=topic, plans=tuple(plans)),
+        awaiting=True,
     )
 
 

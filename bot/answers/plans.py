@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.answers.question import Question
-from bot.answers.reply import Button, Context, Message, Reply, Table, first_upper, single
+from bot.answers.reply import Button, Context, Message, Reply, Table, first_upper, payload, single
 from bot.answers.text import capacity_text, join, lower_first, number, pack, value_text
 from bot.catalogue.models import Catalogue, Plan
 
@@ -21,7 +21,7 @@ SUMMARY_QUANTITIES = (
 
 def plan_buttons(catalogue: Catalogue, intent: str = "plan_summary") -> tuple[Button, ...]:
     """One button per plan that asks for its summary."""
-    return tuple(Button(p.name, f'/{intent}{{"plan":"{p.key}"}}') for p in catalogue.plans)
+    return tuple(Button(p.name, payload(intent, {"plan": (p.key,)})) for p in catalogue.plans)
 
 
 def _capacity(catalogue: Catalogue, plan: Plan) -> str:
@@ -89,6 +89,7 @@ def plan_summary(catalogue: Catalogue, question: Question) -> Reply:
             "¿De qué plan quieres el resumen?",
             buttons=plan_buttons(catalogue),
             context=Context(topic="plan_summary"),
+            awaiting=True,
         )
     messages = tuple(Message(_summary(catalogue, catalogue.plan(key))) for key in plans[:2])
     return Reply(messages, Context(topic="plan_summary", plans=tuple(plans)))
@@ -107,17 +108,34 @@ def _short(cell: str) -> str:
     return {"incluido": "sí", "no incluido": "no"}.get(cell, cell)
 
 
+def _which_to_compare(catalogue: Catalogue, keys: list[str]) -> Reply:
+    """One plan named: compare it with which? None: which two (neighbouring plans offered)?"""
+    context = Context(topic="compare_plans", plans=tuple(keys))
+    if keys:
+        named = catalogue.plan(keys[0])
+        buttons = tuple(
+            Button(p.name, payload("compare_plans", {"plan": (named.key, p.key)}), (p.key,))
+            for p in catalogue.plans
+            if p.key != named.key
+        )
+        text = f"¿Con qué plan quieres comparar el {named.name}?"
+    else:
+        pairs = zip(catalogue.plans, catalogue.plans[1:], strict=False)
+        buttons = tuple(
+            Button(f"{a.name} y {b.name}", payload("compare_plans", {"plan": (a.key, b.key)}))
+            for a, b in pairs
+        )
+        text = "¿Qué planes quieres comparar? Dime al menos dos, por ejemplo «Starter y Expert», o elige:"
+    return single(text, buttons=buttons, context=context, awaiting=True)
+
+
 def compare_plans(catalogue: Catalogue, question: Question) -> Reply:
     """'Diferencias entre Starter y Expert': only the rows where the plans differ."""
     keys = list(question.plans)
     if len(keys) == 1 and question.context.plans and question.context.plans[-1] != keys[0]:
         keys = [question.context.plans[-1], keys[0]]
     if len(keys) < 2:
-        return single(
-            "¿Qué planes quieres comparar? Dime al menos dos, por ejemplo «Starter y Expert».",
-            buttons=plan_buttons(catalogue),
-            context=Context(topic="compare_plans", plans=tuple(keys)),
-        )
+        return _which_to_compare(catalogue, keys)
     plans = sorted((catalogue.plan(k) for k in keys), key=lambda p: p.rank)
     names = [p.name for p in plans]
     rows = _differences(catalogue, plans)

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 WHATSAPP_LIMIT = 1600
+
+# Entity type -> its values, as a button's payload carries them.
+Entities = dict[str, tuple[str, ...]]
+
+
+def payload(intent: str, entities: Entities | None = None) -> str:
+    """What a button sends, as Rasa reads it: '/intent' with its entities (one value as a string, several
+    as a list): '/compare_plans{"plan":["starter","expert"]}'."""
+    if not entities:
+        return f"/{intent}"
+    plain = {kind: values[0] if len(values) == 1 else list(values) for kind, values in entities.items()}
+    return f"/{intent}{json.dumps(plain, ensure_ascii=False, separators=(',', ':'))}"
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ Resolution = Picked | NoSuchOption | Narrowed
 
 
 def _words(option: Option) -> set[str]:
-    text = " ".join((option.title, *option.keys, *option.entities.values()))
+    text = " ".join((option.title, *option.keys, *(v for values in option.entities.values() for v in values)))
     return {w for w in fold(text).split() if w not in FILLERS}
 
 
@@ -82,7 +82,7 @@ def _names(word: str, option: Option, words: set[str], resolver: Resolver | None
     if resolver is not None and len(word) >= 3:
         plan = resolver.resolve("plan", word, PLAN_WORD_CUTOFF)
         if plan is not None:
-            return plan == option.entities.get("plan") or plan in option.keys
+            return plan in option.entities.get("plan", ()) or plan in option.keys
     return len(word) >= 4 and any(len(w) >= 4 and fuzz.ratio(word, w) >= _FUZZY for w in words)
 
 
@@ -107,7 +107,7 @@ def resolve_choice(
             candidates &= {
                 i
                 for i, o in enumerate(options)
-                if number in o.keys or o.entities.get("contract_number") == number
+                if number in o.keys or number in o.entities.get("contract_number", ())
             }
         elif (token.isdigit() and len(token) <= 2) or token in _ORDINALS:
             position = int(token) if token.isdigit() else _ORDINALS[token]

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.answers.dispatch import FALLBACK_TEXT
-from bot.answers.reply import Button, Reply, single
+from bot.answers.reply import Button, Reply, payload, single
 from bot.dialogue.state import Pending
 
 # Each answerable intent as an option the user recognises.
@@ -47,13 +46,12 @@ def _readings(ranking: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
 
 
 def _button(intent: str, entities: Sequence[Mapping[str, Any]]) -> Button:
-    values: dict[str, str] = {}
+    values: dict[str, tuple[str, ...]] = {}
     for entity in entities:
         kind = str(entity.get("entity", ""))
-        if kind in _ENTITY_TYPES and kind not in values:
-            values[kind] = str(entity.get("value", ""))
-    payload = json.dumps(values, ensure_ascii=False, separators=(",", ":")) if values else ""
-    return Button(LABELS[intent], f"/{intent}{payload}")
+        if kind in _ENTITY_TYPES:
+            values[kind] = (*values.get(kind, ()), str(entity.get("value", "")))
+    return Button(LABELS[intent], payload(intent, values))
 
 
 def clarification(

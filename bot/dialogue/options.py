@@ -7,17 +7,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.answers.reply import Button
+from bot.answers.reply import Button, Entities, payload
 
 _PAYLOAD = re.compile(r"^/(?P<intent>[a-z_]+)(?P<entities>\{.*\})?$", re.DOTALL)
 
 
-def parse_payload(payload: str) -> tuple[str, dict[str, str]] | None:
-    """'/ask_invoice{"contract_number":"ZCC-1"}' -> ('ask_invoice', {'contract_number': 'ZCC-1'})."""
+def parse_payload(payload: str) -> tuple[str, Entities] | None:
+    """'/compare_plans{"plan":["starter","expert"]}' -> ('compare_plans', {'plan': ('starter', 'expert')})."""
     match = _PAYLOAD.match(payload.strip())
     if match is None:
         return None
-    entities: dict[str, str] = {}
+    entities: Entities = {}
     if match.group("entities"):
         try:
             raw = json.loads(match.group("entities"))
@@ -25,8 +25,14 @@ def parse_payload(payload: str) -> tuple[str, dict[str, str]] | None:
             return None
         if not isinstance(raw, dict):
             return None
-        entities = {str(k): str(v) for k, v in raw.items() if isinstance(v, str | int)}
+        entities = {str(k): _values(v) for k, v in raw.items() if _values(v)}
     return match.group("intent"), entities
+
+
+def _values(raw: Any) -> tuple[str, ...]:
+    """An entity's value or list of values (as Rasa reads payloads) as a tuple of strings."""
+    items = raw if isinstance(raw, list) else [raw]
+    return tuple(str(item) for item in items if isinstance(item, str | int))
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,13 @@ class Option:
 
     title: str
     intent: str
-    entities: dict[str, str] = field(default_factory=dict)
+    entities: Entities = field(default_factory=dict)
     keys: tuple[str, ...] = ()
+
+    def first(self, kind: str) -> str | None:
+        """The option's first value of an entity type."""
+        values = self.entities.get(kind)
+        return values[0] if values else None
 
     @classmethod
     def from_button(cls, button: Button) -> Option | None:
@@ -49,17 +60,14 @@ class Option:
 
     def button(self) -> Button:
         """The option as a button again (to offer it once more)."""
-        entities = (
-            json.dumps(self.entities, ensure_ascii=False, separators=(",", ":")) if self.entities else ""
-        )
-        return Button(self.title, f"/{self.intent}{entities}", self.keys)
+        return Button(self.title, payload(self.intent, self.entities), self.keys)
 
     def as_slot(self) -> dict[str, Any]:
         """The option as a slot value (plain JSON)."""
         return {
             "title": self.title,
             "intent": self.intent,
-            "entities": self.entities,
+            "entities": {kind: list(values) for kind, values in self.entities.items()},
             "keys": list(self.keys),
         }
 
@@ -73,6 +81,6 @@ class Option:
         return cls(
             str(value.get("title") or ""),
             value["intent"],
-            {str(k): str(v) for k, v in entities.items()} if isinstance(entities, dict) else {},
+            {str(k): _values(v) for k, v in entities.items()} if isinstance(entities, dict) else {},
             tuple(str(k) for k in keys) if isinstance(keys, list) else (),
         )

@@ -197,15 +197,15 @@ class Dialogue:
         entities = option.entities
         base = pending.asked.mentions
         mentions = Mentions(
-            plans=(entities["plan"],) if "plan" in entities else base.plans,
-            features=(entities["feature"],) if "feature" in entities else base.features,
-            channels=(entities["channel"],) if "channel" in entities else base.channels,
+            plans=entities.get("plan") or base.plans,
+            features=entities.get("feature") or base.features,
+            channels=entities.get("channel") or base.channels,
         )
         asked = Asked(
             option.intent,
             pending.asked.text,
             mentions,
-            entities.get("contract_number"),
+            option.first("contract_number"),
             pending.options,
         )
         return await self._ask(asked, turn, replace(state, pending=None), reoffer=False)
@@ -328,10 +328,9 @@ def _offered(asked: Asked, reply: Reply) -> Pending | None:
 
 def _is(option: Option, asked: Asked) -> bool:
     """Whether an option is the one the question was answered for."""
-    entities = option.entities
     if asked.contract is not None:
-        return entities.get("contract_number") == asked.contract
-    return bool(asked.mentions.plans) and entities.get("plan") in asked.mentions.plans
+        return option.first("contract_number") == asked.contract
+    return bool(asked.mentions.plans) and option.entities.get("plan") == asked.mentions.plans
 
 
 def _awaits_needs(last: Asked | None, context: Context) -> bool:

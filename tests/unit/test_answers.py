@@ -348,8 +348,17 @@ def test_compare_one_plan_with_the_one_in_context(catalogue: Catalogue) -> None:
 
 def test_compare_needs_two_plans(catalogue: Catalogue) -> None:
     reply = ask(catalogue, "compare_plans", plans=("expert",))
-    assert "¿Qué planes quieres comparar?" in said(reply)
-    assert len(reply.messages[0].buttons) == 5
+    assert "¿Con qué plan quieres comparar el Expert?" in said(reply) and reply.awaiting
+    assert [b.title for b in reply.messages[0].buttons] == [
+        "Starter",
+        "Specialist",
+        "Professional",
+        "Enterprise",
+    ]
+    assert reply.messages[0].buttons[0].payload == '/compare_plans{"plan":["expert","starter"]}'
+    none = ask(catalogue, "compare_plans")
+    assert "¿Qué planes quieres comparar?" in said(none)
+    assert [b.title for b in none.messages[0].buttons][:2] == ["Starter y Specialist", "Specialist y Expert"]
 
 
 # --- plan_summary / list_plans -----------------------------------------------------------------------

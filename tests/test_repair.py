@@ -378,3 +378,9 @@ def test_a_comparison_without_plans_offers_pairs_and_with_one_plan_the_others() 
     assert said(talk.say("el enterprise", "plan_summary")).startswith(
         "Diferencias entre Starter y Enterprise"
     )
+
+
+def test_a_slip_before_the_choice_still_picks_it() -> None:
+    talk = Conversation(ANA)
+    talk.say("mis pagos", "ask_financial_info")
+    assert f"{PAYMENTS} ZCC-100002" in said(talk.say("perdón, el segundo", "correct"))

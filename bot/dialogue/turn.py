@@ -82,13 +82,14 @@ class Dialogue:
         text, intent = turn.text, turn.intent
         if turn.is_payload:
             return await self._ask(self._asked(turn), turn, state)
-        short_move = intent in _WEAK or moves.words(text) <= moves.SHORT
-        if intent == "cancel" or (short_move and moves.is_cancel(text)):
+        if intent == "cancel" or moves.is_cancel(text):
             return self._cancel(state)
         if state.pending is not None and not mentions_card_data(text):
-            picked = choice.resolve_choice(text, state.pending.options, self.resolver)
-            if picked is not None:
-                return await self._choice(picked, state.pending, turn, state)
+            # "2", "el suspendido" — or, after a slip, "perdón, el segundo".
+            for words in dict.fromkeys((text, moves.strip_slip(text))):
+                picked = choice.resolve_choice(words, state.pending.options, self.resolver)
+                if picked is not None:
+                    return await self._choice(picked, state.pending, turn, state)
         named = self.resolver.mentions(turn.entities, text)
         if intent == "repeat" or (intent != "correct" and moves.is_repeat(text) and not topic_for(named)):
             return await self._repeat(turn, state)
@@ -107,11 +108,9 @@ class Dialogue:
         if intent == "share_card_data" and not mentions_card_data(text):
             intent = "nlu_fallback"
         if intent == "choose_option":
-            mentioned = self.resolver.mentions(turn.entities, text)
-            topic = topic_for(mentioned)
-            if topic is None:
+            if topic_for(named) is None:
                 return Outcome(nothing_to_choose(text), state)
-            return await self._ask(Asked("follow_up", text, mentioned), turn, state)
+            return await self._ask(Asked("follow_up", text, named), turn, state)
         if intent == "inform_contract_number":
             return Outcome(nothing_to_choose(text), state)
         if intent in ("nlu_fallback", "out_of_scope"):

@@ -163,4 +163,4 @@ def test_cancel_leaves_a_pending_choice(ask: Ask) -> None:
 def test_no_metadata_means_anonymous(ask: Ask) -> None:
     reply = text_of(ask("estado del contrato ZCC-100001"))
     assert "inicias sesión" in reply
-    assert "Activo" not in reply and "Expert" not in reply
+    assert "Contrato ZCC-100001" not in reply and "Expert" not in reply

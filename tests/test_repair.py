@@ -317,12 +317,27 @@ def test_card_data_inside_another_question_warns_first_and_answers() -> None:
         ("¿puedo contratar por aquí?", "how_to_contract", "No."),
         ("¿cualquier usuario puede ver los contratos?", "ask_contracts_access", "No."),
         ("¿se cobran los usuarios de más?", "ask_overage", "Sí."),
+        ("los usuarios de más se pagan aparte?", "ask_overage", "Sí."),
+        ("¿todos los planes tienen ISO 27001?", "ask_feature_plans", "Sí."),
+        ("¿hay algún plan sin envío masivo?", "ask_feature_plans", "No."),
+        ("¿el SLA es igual en todos los planes?", "ask_feature_plans", "No."),
+        ("¿hay planes con bots sin límite?", "ask_feature_plans", "Sí."),
+        ("si no gasto todo el paquete este mes, pasa al siguiente?", "ask_channels_package", "No."),
+        ("los envíos que me sobran se acumulan?", "ask_channels_package", "No."),
+        ("el paquete de canales tiene precio por cada canal?", "ask_channels_package", "Sí."),
+        ("el Starter me deja usar Instagram para atender", "ask_channels", "Sí."),
+        ("hay que ser admin para ver los contratos?", "ask_contracts_access", "Sí."),
+        ("¿los asientos son por persona?", "explain_users", "Sí."),
     ],
 )
 def test_yes_no_questions_open_with_yes_or_no(question: str, intent: str, start: str) -> None:
-    talk = Conversation()
-    entities = []
-    assert said(talk.say(question, intent, entities)).startswith(start)
+    assert said(Conversation().say(question, intent)).startswith(start)
+
+
+def test_a_longer_message_read_as_a_choice_with_nothing_to_choose_is_read_as_the_next_question() -> None:
+    ranking = [("choose_option", 0.6), ("ask_contract_status", 0.3), ("greet", 0.01)]
+    reply = said(Conversation().say("tengo el contrato suspendido o qué?", "choose_option", ranking=ranking))
+    assert "Consulta tus contratos en Ajustes > Planes y contratos" in reply and "Admin" in reply
 
 
 def test_anonymous_walkthrough_then_the_sign_in_hint() -> None:
@@ -347,6 +362,15 @@ def test_tables_keep_the_catalogue_casing() -> None:
         (ANA, "¿el ZCC-100002 está activo?", "ask_contract_status", "No. Contrato ZCC-100002: Suspendido"),
         (ANA, "¿hay pagos rechazados en el 100001?", "ask_financial_info", "No. Información financiera"),
         (MARIA, "¿mi tarjeta está vencida?", "ask_card_on_file", "Sí. Tarjetas registradas"),
+        (ANA, "¿mi tarjeta se vence pronto?", "ask_card_on_file", "Sí. Tarjetas registradas"),
+        (MARIA, "¿me cancelaron el contrato?", "ask_contract_status", "No. Contrato ZCC-200001"),
+        (MARIA, "¿mi contrato ya puede pagarse con invoice?", "ask_invoice", "No. Invoices del contrato"),
+        (
+            ANA,
+            "¿tengo alguna factura vencida en el 100002?",
+            "ask_invoice",
+            "Sí. Invoices del contrato ZCC-100002",
+        ),
     ],
 )
 def test_yes_no_questions_about_the_account(

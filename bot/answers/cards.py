@@ -72,7 +72,7 @@ def card_on_file(catalogue: Catalogue, question: Question) -> Reply:
 
 
 _EXPIRED = re.compile(r"\b(?:vencid\w*|expirad\w*|caducad\w*|vencio|expiro)\b")
-_EXPIRES = re.compile(r"\b(?:vence|vencera|expira|caduca)\b")
+_EXPIRES = re.compile(r"\b(?:vence|se vence|vencera|expira|caduca)\b")
 
 
 def _card_verdict(question: Question, cards: tuple[CardView, ...]) -> bool | None:
@@ -82,8 +82,8 @@ def _card_verdict(question: Question, cards: tuple[CardView, ...]) -> bool | Non
     folded = fold(question.text)
     if _EXPIRED.search(folded):
         return any(is_expired(c, question.today) for c in cards)
-    if _EXPIRES.search(folded) and "mes" in folded.split():
-        return any(expires_this_month(c, question.today) for c in cards)
+    if _EXPIRES.search(folded) and {"mes", "pronto", "ya", "proximamente"} & set(folded.split()):
+        return any(expires_this_month(c, question.today) or is_expired(c, question.today) for c in cards)
     if "registrad" in folded or "tengo" in folded.split():
         return bool(cards)
     return None

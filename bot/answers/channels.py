@@ -121,8 +121,10 @@ def channels(catalogue: Catalogue, question: Question) -> Reply:
 
 
 _ACCUMULATES = re.compile(
-    r"\b(?:acumul\w*|pasa\w* al (?:otro|siguiente) mes|se guarda\w*|transfier\w*|rollover)\b"
+    r"\b(?:acumul\w*|pasa\w* (?:al|pa el|para el) (?:otro|siguiente|proximo)|se guarda\w*|transfier\w*|"
+    r"rollover|sobra\w* (?:se|pasa))\b"
 )
+_UNIT_PRICES = re.compile(r"\bprecio\w* (?:por|de) cada\b|\bprecios? unitari\w*|\bpor canal\b")
 _LOST = re.compile(r"\b(?:pierd\w*|perd\w*|vence\w*|caduc\w*)\b")
 _COMBINE = re.compile(r"\b(?:combin\w*|mezcl\w*|repart\w*|distribu\w*|usar? (?:varios|distintos))\b")
 
@@ -134,7 +136,7 @@ def _package_verdict(text: str) -> str | None:
     folded = fold(text)
     if _ACCUMULATES.search(folded):
         return "No"
-    if _LOST.search(folded) or _COMBINE.search(folded):
+    if _LOST.search(folded) or _COMBINE.search(folded) or _UNIT_PRICES.search(folded):
         return "Sí"
     return None
 

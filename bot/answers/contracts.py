@@ -16,7 +16,7 @@ from bot.answers.account import (
     select_contract,
 )
 from bot.answers.billing import invoice as invoice_rules
-from bot.answers.polar import is_polar, lead
+from bot.answers.polar import is_open, is_polar, lead
 from bot.answers.question import Question
 from bot.answers.reply import Context, Message, Reply, single
 from bot.answers.text import join
@@ -127,8 +127,10 @@ def financial_info(catalogue: Catalogue, question: Question) -> Reply:
 # "¿Mi contrato está activo?" names a status; "¿tengo pagos pendientes?" a kind of payment.
 _STATUS_ASKED = {
     "active": re.compile(r"\b(?:activ\w*|vigente\w*|funcionando|al dia)\b"),
-    "suspended": re.compile(r"\bsuspendid\w*\b"),
-    "cancelled": re.compile(r"\b(?:cancelad\w*|anulad\w*|dado de baja)\b"),
+    "suspended": re.compile(r"\b(?:suspendid\w*|suspendieron|suspendio)\b"),
+    "cancelled": re.compile(
+        r"\b(?:cancelad\w*|cancelaron|cancelo|anulad\w*|anularon|dado de baja|dieron de baja)\b"
+    ),
     "pending_payment": re.compile(r"\bpendiente\w*\b"),
 }
 _PENDING = re.compile(r"\b(?:pendiente\w*|debo|deuda\w*|adeud\w*|por pagar|sin pagar|vencid\w*|atrasad\w*)\b")
@@ -137,7 +139,7 @@ _FAILED = re.compile(r"\b(?:rechazad\w*|fallid\w*|declinad\w*|no (?:paso|pasaron
 
 def _status_verdict(text: str, contract: ContractView) -> bool | None:
     """Whether the contract has the status a yes/no question names (None: not such a question)."""
-    if not is_polar(text):
+    if is_open(text):
         return None
     folded = fold(text)
     asked = [status for status, words in _STATUS_ASKED.items() if words.search(folded)]
@@ -194,7 +196,28 @@ def invoices(catalogue: Catalogue, question: Question) -> Reply:
     chosen = _one_contract(catalogue, question)
     if isinstance(chosen, Reply):
         return chosen
-    return single(_invoices(catalogue, chosen, question), context=Context(topic="ask_invoice"))
+    text = _invoices(catalogue, chosen, question)
+    verdict = _invoices_verdict(question, chosen)
+    return single(text if verdict is None else lead(verdict, text), context=Context(topic="ask_invoice"))
+
+
+_INVOICE_PAYMENT = re.compile(r"\b(?:pagar\w*|pago|pagos|cambiar)\b")
+
+
+def _invoices_verdict(question: Question, contract: ContractView) -> bool | None:
+    """'¿Tengo alguna factura vencida?', '¿mi contrato ya puede pagarse con invoice?'."""
+    if not is_polar(question.text):
+        return None
+    folded = fold(question.text)
+    if re.search(r"\bvencid\w*\b", folded):
+        return any(i.status == "overdue" for i in contract.invoices)
+    if _PENDING.search(folded) or "abiert" in folded:
+        return any(i.status in ("open", "overdue") for i in contract.invoices)
+    if _INVOICE_PAYMENT.search(folded):
+        if contract.payment_method == "invoice":
+            return True
+        return question.today >= add_months(contract.start_date, 1)
+    return None
 
 
 def _invoices(catalogue: Catalogue, contract: ContractView, question: Question) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.answers.plans import list_plans
+from bot.answers.plans import list_plans, plan_summary
 from bot.answers.polar import is_polar, lead, numbers_in
 from bot.answers.question import Question
 from bot.answers.reply import Button, Context, Message, Reply, Table, first_upper, payload, single
@@ -85,6 +85,9 @@ def feature_value(catalogue: Catalogue, question: Question) -> Reply:
     features = question.features or question.context.features
     plans = question.plans or question.context.plans
     if not features:
+        if question.plans:
+            # "¿Qué trae el Specialist?" read as a feature question: the plan's summary answers it all.
+            return plan_summary(catalogue, question)
         return ask_which_feature(catalogue, question, "ask_feature_value")
     if not plans:
         return feature_plans(catalogue, question)
@@ -145,4 +148,31 @@ def feature_plans(catalogue: Catalogue, question: Question) -> Reply:
         # "¿Qué planes tienen?" names no feature: the user wants the list of plans.
         return list_plans(catalogue, question)
     messages = tuple(feature_across_plans(catalogue, catalogue.feature(f)) for f in features[:3])
+    verdict = _across_verdict(catalogue, catalogue.feature(features[0]), question.text)
+    if verdict is not None:
+        first = messages[0]
+        messages = (Message(lead(verdict, first.text), first.buttons, first.table), *messages[1:])
     return Reply(messages, Context(topic="ask_feature_plans", features=tuple(features)))
+
+
+_EVERY = re.compile(r"\b(?:todos|todas|cada plan|cada uno)\b")
+_SAME = re.compile(r"\b(?:igual\w*|mism[oa]s?)\b")
+_WITHOUT = re.compile(r"\b(?:sin|no tienen?|no incluyen?|ningun\w*)\b")
+
+
+def _across_verdict(catalogue: Catalogue, feature: Feature, text: str) -> bool | None:
+    """'¿Todos los planes tienen ISO 27001?', '¿hay algún plan sin envío masivo?', '¿el SLA es igual en
+    todos?', '¿hay planes con bots sin límite?' — answered from the row across the plans."""
+    if not is_polar(text):
+        return None
+    values = [feature.values[p.key] for p in catalogue.plans]
+    folded = fold(text)
+    if _SAME.search(folded):
+        return len({value_text(feature, v) for v in values}) == 1
+    if _UNLIMITED.search(folded):
+        return any(v.unlimited for v in values)
+    if _WITHOUT.search(folded):
+        return not all(v.available for v in values)
+    if _EVERY.search(folded):
+        return all(v.available for v in values)
+    return any(v.available for v in values)

@@ -54,9 +54,13 @@ def explain_interactionz(catalogue: Catalogue, question: Question) -> Reply:
     return single(text, context=Context(topic="ask_feature_plans", features=("interactionz",)))
 
 
+_AT_ONCE = re.compile(r"\b(?:a la vez|simultane\w*|al mismo tiempo|por persona|cada persona|por cabeza)\b")
+
+
 def explain_users(catalogue: Catalogue, question: Question) -> Reply:
-    """'¿Qué significa usuarios?' (licencias o asientos)."""
-    text = (
+    """'¿Qué significa usuarios?' (licencias o asientos); '¿son personas a la vez?' -> Sí."""
+    yes = "Sí. " if _AT_ONCE.search(fold(question.text)) else ""
+    text = yes + (
         f"Usuarios: {catalogue.facts.users}\nIncluidos por plan:\n"
         f"{_included(catalogue, 'users')}\nLos usuarios excedentes se cobran por separado."
     )

@@ -101,6 +101,8 @@ def resolve_choice(
     tokens = [t for t in tokens if t not in positions[:-1]]
     for token in tokens:
         contract = _CONTRACT.match(token)
+        if contract is not None and not any("contract_number" in o.entities for o in options):
+            return None  # a contract number is no answer to a choice of plans: it is a question of its own
         if contract is not None:
             number = f"ZCC-{contract.group(1)}"
             said.append(number)

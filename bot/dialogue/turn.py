@@ -107,12 +107,16 @@ class Dialogue:
             return Outcome(nothing_to_choose(text), state)
         if intent == "share_card_data" and not mentions_card_data(text):
             intent = "nlu_fallback"
-        if intent == "choose_option":
-            if topic_for(named) is None:
+        if intent in ("choose_option", "inform_contract_number"):
+            if topic_for(named) is not None:
+                return await self._ask(Asked("follow_up", text, named), turn, state)
+            # Nothing to choose from: a bare "el segundo" says so; a longer message is read as the NLU's
+            # next likeliest question ("tengo el contrato suspendido o qué?").
+            runner_up = _runner_up(turn.ranking)
+            if runner_up is None or moves.words(text) <= 3:
                 return Outcome(nothing_to_choose(text), state)
-            return await self._ask(Asked("follow_up", text, named), turn, state)
-        if intent == "inform_contract_number":
-            return Outcome(nothing_to_choose(text), state)
+            intent = runner_up
+            turn = replace(turn, intent=runner_up)
         if intent in ("nlu_fallback", "out_of_scope"):
             return await self._not_understood(turn, state, out_of_scope=intent == "out_of_scope")
         return await self._ask(self._asked(turn), turn, state)
@@ -295,6 +299,12 @@ class Dialogue:
         return Outcome(reply, replace(state, pending=pending, misunderstood_turn=turn.number))
 
 
+def _runner_up(ranking: Sequence[tuple[str, float]]) -> str | None:
+    """The likeliest reading that is a question (not a choice, a correction or the fallback)."""
+    moves_ = {"choose_option", "inform_contract_number", "correct", "repeat", "nlu_fallback", "cancel"}
+    return next((name for name, confidence in ranking if name not in moves_ and confidence >= 0.05), None)
+
+
 def _lower_first_letter(text: str) -> str:
     """'¿De cuál…?' -> '¿de cuál…?' (the question continues a sentence)."""
     index = next((i for i, ch in enumerate(text) if ch.isalpha()), None)
@@ -358,6 +368,6 @@ def _only_digits(text: str) -> bool:
 
 def _which_correction() -> Reply:
     return single(
-        "Entendido, corrijamos. ¿Qué querías preguntar? Dime el plan, el recurso o el contrato correcto "
-        "(por ejemplo «el Expert» o «ZCC-100002»)."
+        "Entendido, corrijamos. ¿Qué querías preguntar? Dime el plan, el recurso o el número de contrato "
+        "correcto (por ejemplo «el Expert» o «retención de datos»)."
     )

@@ -203,8 +203,11 @@ def violations_of(
             if not (asked or second):
                 found.append(f"unasked hand-off ({reason}, intent {intent})")
     shown = "\n".join(texts)
+    typed = re.sub(r"\D", "", text)
     for leak in secret:
-        if leak in shown and leak not in text:
+        # The user's own words echoed back ("No encontré el contrato ZCC-200001") reveal nothing.
+        echoed = leak in text or (leak.startswith("ZCC-") and leak[4:] in typed)
+        if leak in shown and not echoed:
             found.append(f"another account's data: {leak}")
     if any(len(t) > 1600 for t in texts):
         found.append("a message longer than WhatsApp's 1,600 characters")

@@ -218,10 +218,16 @@ def test_feature_value_for_several_plans_and_features(catalogue: Catalogue) -> N
 
 
 def test_feature_value_without_feature_asks_which(catalogue: Catalogue) -> None:
-    reply = ask(catalogue, "ask_feature_value", plans=("expert",))
-    assert "¿Qué recurso del plan Expert" in said(reply)
-    assert reply.messages[0].buttons
+    # The plan only from the context ("¿y cuánto tiene?"): which resource?
+    question = Question("ask_feature_value", context=Context(topic="plan_summary", plans=("expert",)))
+    reply = answer(catalogue, question)
+    assert "¿Qué recurso del plan Expert" in said(reply) and reply.awaiting
     assert all('"plan":"expert"' in b.payload for b in reply.messages[0].buttons)
+
+
+def test_feature_value_of_a_named_plan_without_feature_gives_its_summary(catalogue: Catalogue) -> None:
+    # "explícame el Expert de punta a punta", read by the NLU as a feature question.
+    assert said(ask(catalogue, "ask_feature_value", plans=("expert",))).startswith("Plan Expert:")
 
 
 def test_feature_value_without_plan_lists_every_plan(catalogue: Catalogue) -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
 from bot.accounts.access import Denial, find_contract
 from bot.accounts.views import AccountView, ContractView
+from bot.answers.polar import is_polar
 from bot.answers.question import Question
 from bot.answers.reply import Button, Context, Message, Reply, payload, single
 from bot.answers.text import numbered
 from bot.catalogue.models import Catalogue
+from bot.nlu.resolve import fold
 
 _SUBJECTS = {
     "ask_contract_status": "el estado de tus contratos",
@@ -32,6 +35,7 @@ _STATUS_WORDS = {
     "suspended": ("suspendido", "suspendida"),
     "cancelled": ("cancelado", "cancelada", "anulado"),
 }
+_CAN_I_SEE = re.compile(r"\b(?:se puede|puedo|podemos|es posible|hay forma)\b")
 _CHOICE_PROMPTS = {
     "ask_financial_info": "¿De cuál contrato quieres ver los pagos?",
     "ask_invoice": "¿De cuál contrato quieres ver los invoices?",
@@ -66,6 +70,8 @@ def refusal(catalogue: Catalogue, question: Question) -> Reply:
         f"{facts.admin_only}"
     )
     walkthrough = public_walkthrough(catalogue, question.intent)
+    if walkthrough and is_polar(question.text) and _CAN_I_SEE.search(fold(question.text)):
+        walkthrough = f"Sí. {walkthrough}"  # "¿se puede ver la información financiera de cada contrato?"
     return Reply(
         (Message(f"{walkthrough}\n{sign_in}" if walkthrough else sign_in),),
         Context(topic=question.intent),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.answers.polar import is_polar, lead
+from bot.answers.polar import is_open, is_polar, lead
 from bot.answers.question import Question
 from bot.answers.reply import Context, Reply, single
 from bot.answers.text import join
@@ -131,7 +131,7 @@ _COMBINE = re.compile(r"\b(?:combin\w*|mezcl\w*|repart\w*|distribu\w*|usar? (?:v
 
 def _package_verdict(text: str) -> str | None:
     """'¿Se acumula?' -> No; '¿se pierde lo que no uso?' -> Sí; '¿puedo combinar canales?' -> Sí."""
-    if not is_polar(text):
+    if is_open(text):
         return None
     folded = fold(text)
     if _ACCUMULATES.search(folded):

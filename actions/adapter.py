@@ -11,9 +11,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import runtime
-from bot.accounts.access import Denial, account_access
+from bot.accounts.access import account_access
 from bot.accounts.identity import Identity, identity_from_metadata
-from bot.accounts.views import AccountView
+from bot.accounts.views import AccountView, Denial
 from bot.answers.reply import Context, Reply
 from bot.dialogue.state import LAST_SLOT, MISUNDERSTOOD_SLOT, PENDING_SLOT, DialogueState
 from bot.dialogue.turn import AccountLoader, Turn

@@ -42,8 +42,8 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from bot.answers.notices import APOLOGY
 from bot.gateway.render import for_text_channel
-from bot.gateway.service import APOLOGY
 from tests.twilio_api import (
     API_VERSION,
     MESSAGES_PATH,

@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from bot.gateway.service import APOLOGY
+from bot.answers.notices import APOLOGY
 from bot.model import model_path
 from bot.settings import PROJECT_ROOT
 from soak.harness import WEBCHAT, WHATSAPP, Audit, Load, Ports, Topology, audit, wait_until

@@ -35,9 +35,9 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
+from bot.answers.notices import APOLOGY
 from bot.gateway import tokens
 from bot.gateway.render import for_text_channel
-from bot.gateway.service import APOLOGY
 from bot.gateway.webchat import COOKIE
 from bot.model import model_path
 from bot.serve import Service, Stack, services

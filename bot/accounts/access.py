@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from enum import Enum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.accounts.identity import Identity
-from bot.accounts.views import AccountView, CardView, ContractView, InvoiceView, PaymentView
+from bot.accounts.views import AccountView, CardView, ContractView, Denial, InvoiceView, PaymentView
 from bot.store.models import Account, Contract, User
 
 ADMIN = "admin"
-# 6-7 digits standing alone: not a slice of a longer number (a card, a phone).
-_NUMBER = re.compile(r"(?<!\d)(\d{6,7})(?!\d)")
-# A card or phone number, possibly grouped with spaces or dashes ("3782 822463 10005"): never a contract.
-_LONG_NUMBER = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
-
-
-class Denial(Enum):
-    """Why account data is not shown."""
-
-    ANONYMOUS = "anonymous"
-    UNKNOWN_USER = "unknown_user"
-    NOT_ADMIN = "not_admin"
 
 
 @dataclass(frozen=True)
@@ -47,12 +33,6 @@ def authorize(session: Session, identity: Identity | None) -> Principal | Denial
     if user.profile != ADMIN:
         return Denial.NOT_ADMIN
     return Principal(user.id, user.account_id, user.name)
-
-
-def normalize_contract_number(text: str) -> str | None:
-    """'zcc 100002', 'ZCC100002', '100002' -> 'ZCC-100002'; None when no contract number is present."""
-    match = _NUMBER.search(_LONG_NUMBER.sub(" ", text))
-    return None if match is None else f"ZCC-{match.group(1)}"
 
 
 def load_account(session: Session, principal: Principal) -> AccountView:
@@ -103,13 +83,6 @@ def _contract(contract: Contract) -> ContractView:
             for i in contract.invoices
         ),
     )
-
-
-def find_contract(view: AccountView, number: str | None) -> ContractView | None:
-    """The account's contract with this number; None alike for a missing number and another account's."""
-    if number is None:
-        return None
-    return next((c for c in view.contracts if c.number == number), None)
 
 
 def account_access(session: Session, identity: Identity | None) -> tuple[AccountView | None, Denial | None]:

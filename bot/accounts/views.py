@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from enum import Enum
+
+# 6-7 digits standing alone: not a slice of a longer number (a card, a phone).
+_NUMBER = re.compile(r"(?<!\d)(\d{6,7})(?!\d)")
+# A card or phone number, possibly grouped with spaces or dashes ("3782 822463 10005"): never a contract.
+_LONG_NUMBER = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
+
+
+class Denial(Enum):
+    """Why account data is not shown."""
+
+    ANONYMOUS = "anonymous"
+    UNKNOWN_USER = "unknown_user"
+    NOT_ADMIN = "not_admin"
 
 
 @dataclass(frozen=True)
@@ -67,3 +82,16 @@ class AccountView:
     user_name: str
     contracts: tuple[ContractView, ...]
     cards: tuple[CardView, ...]
+
+
+def normalize_contract_number(text: str) -> str | None:
+    """'zcc 100002', 'ZCC100002', '100002' -> 'ZCC-100002'; None when no contract number is present."""
+    match = _NUMBER.search(_LONG_NUMBER.sub(" ", text))
+    return None if match is None else f"ZCC-{match.group(1)}"
+
+
+def find_contract(view: AccountView, number: str | None) -> ContractView | None:
+    """The account's contract with this number; None alike for a missing number and another account's."""
+    if number is None:
+        return None
+    return next((c for c in view.contracts if c.number == number), None)

@@ -6,8 +6,7 @@ import re
 from datetime import date
 from decimal import Decimal
 
-from bot.accounts.access import Denial, find_contract
-from bot.accounts.views import AccountView, ContractView
+from bot.accounts.views import AccountView, ContractView, Denial, find_contract
 from bot.answers.polar import is_polar
 from bot.answers.question import Question
 from bot.answers.reply import Button, Context, Message, Reply, payload, single

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.accounts.access import Denial
-from bot.accounts.views import AccountView
+from bot.accounts.views import AccountView, Denial
 from bot.answers.reply import Context
 from bot.nlu.resolve import Mentions
 

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from bot.accounts.access import Denial, normalize_contract_number
-from bot.accounts.views import AccountView
+from bot.accounts.views import AccountView, Denial, normalize_contract_number
 from bot.answers.billing import card_data_warning
 from bot.answers.dispatch import ACCOUNT_INTENTS, answer, topic_for
 from bot.answers.question import Question

@@ -12,6 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
 from bot.gateway import tokens
+from bot.gateway.console import customer_json, handoff_json
 from bot.gateway.keys import CONVERSATIONS, HANDOFFS, SETTINGS
 from bot.gateway.tokens import TokenError, WebUser
 from bot.gateway.webchat import COOKIE, STATIC, error, set_conversation_cookie
@@ -101,9 +102,9 @@ async def detail(request: web.Request) -> web.Response:
     names = await handoffs.queue.names({i for i in (handoff.user_id, handoff.agent_id) if i is not None})
     return web.json_response(
         {
-            "handoff": handoff.as_json(now(), handoffs.stale_after, names),
+            "handoff": handoff_json(handoff, now(), handoffs.stale_after, names),
             "messages": await handoffs.queue.messages(handoff.id),
-            "context": await handoffs.queue.customer_context(handoff.user_id),
+            "context": customer_json(await handoffs.queue.customer_context(handoff.user_id)),
         }
     )
 
@@ -115,7 +116,7 @@ async def take(request: web.Request) -> web.Response:
     handoff = await handoffs.take(_handoff_id(request), agent.user_id, agent.name or "Una persona")
     if handoff is None:
         return error(409, "already_taken", "Otro agente ya tomó esta conversación.")
-    return web.json_response({"handoff": handoff.as_json(now(), handoffs.stale_after, {})})
+    return web.json_response({"handoff": handoff_json(handoff, now(), handoffs.stale_after, {})})
 
 
 class ReplyRequest(BaseModel):
@@ -151,7 +152,7 @@ async def resolve(request: web.Request) -> web.Response:
             handoff = await handoffs.resolve(handoff.id, agent.user_id)
     if handoff is None:
         return error(409, "not_assigned", "Esta conversación no está asignada a ti.")
-    return web.json_response({"handoff": handoff.as_json(now(), handoffs.stale_after, {})})
+    return web.json_response({"handoff": handoff_json(handoff, now(), handoffs.stale_after, {})})
 
 
 async def _stream(

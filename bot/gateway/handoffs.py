@@ -6,6 +6,8 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from bot.answers.notices import RESOLVED, position_text, taken
+from bot.gateway.console import handoff_json
 from bot.gateway.engine import EngineClient, EngineUnavailable
 from bot.gateway.inbox import Inbound, Inbox
 from bot.gateway.outbound import Send
@@ -16,16 +18,6 @@ from bot.handoff.triggers import HANDOFF_TYPE
 from bot.privacy.redact import redact
 
 log = logging.getLogger("bot.gateway.handoff")
-
-RESOLVED = "La persona del equipo cerró la conversación. Te devuelvo con el asistente: ¿en qué más te ayudo?"
-TAKEN = "{agent} del equipo de soporte se unió a la conversación."
-
-
-def position_text(position: int) -> str:
-    """'Estás en la posición 2 de la fila.'."""
-    if position == 1:
-        return "Eres el siguiente en la fila: una persona te atenderá en breve."
-    return f"Estás en la posición {position} de la fila. Te avisaremos cuando avance."
 
 
 def handoff_request(replies: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str | None]:
@@ -117,7 +109,7 @@ class Handoffs:
         queued = [h.id for h in active if h.status == "queued"]
         items = []
         for handoff in active:
-            item = handoff.as_json(at, self.stale_after, names)
+            item = handoff_json(handoff, at, self.stale_after, names)
             item["position"] = queued.index(handoff.id) + 1 if handoff.id in queued else None
             items.append(item)
         return items
@@ -160,7 +152,7 @@ class Handoffs:
         handoff = await self.queue.get(handoff_id)
         if handoff is None:
             return None
-        await self.to_customer(handoff, "system", TAKEN.format(agent=agent_name), {"status": "assigned"})
+        await self.to_customer(handoff, "system", taken(agent_name), {"status": "assigned"})
         await self.publish_queue()
         return handoff
 

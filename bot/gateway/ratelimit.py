@@ -6,8 +6,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-RATE_LIMIT_MESSAGE = "Estás enviando mensajes muy rápido. Espera unos segundos y vuelve a intentarlo."
-
 _EPSILON = 1e-9  # float refills like 0.1 * 10 must still add up to a whole token
 
 

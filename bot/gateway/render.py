@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.answers.notices import OPTIONS_HINT
+
 WHATSAPP_LIMIT = 1600
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -67,7 +69,7 @@ def for_text_channel(messages: list[dict[str, Any]], limit: int = WHATSAPP_LIMIT
         if buttons:
             options = [{"title": str(b.get("title", "")), "payload": str(b["payload"])} for b in buttons]
             numbered = "\n".join(f"{i}. {o['title']}" for i, o in enumerate(options, start=1))
-            text = f"{text}\n{numbered}\nResponde con el número de la opción." if text else numbered
+            text = f"{text}\n{numbered}\n{OPTIONS_HINT}" if text else numbered
         if text:
             texts += split_text(text, limit)
     return TextReply(tuple(texts), tuple(options))

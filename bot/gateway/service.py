@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.answers import notices
 from bot.answers.billing import card_data_warning
 from bot.answers.question import Question
 from bot.gateway.engine import EngineClient, EngineUnavailable
@@ -20,7 +21,7 @@ from bot.gateway.handoffs import Handoffs, handoff_request
 from bot.gateway.inbox import Inbound, Inbox, Outgoing, Taken
 from bot.gateway.outbound import Send
 from bot.gateway.outbox import Queued
-from bot.gateway.ratelimit import RATE_LIMIT_MESSAGE, RateLimiter
+from bot.gateway.ratelimit import RateLimiter
 from bot.gateway.render import chosen_option, for_text_channel
 from bot.privacy.redact import redact
 from bot.settings import Settings
@@ -29,18 +30,6 @@ from bot.store.catalogue_cache import CatalogueCache
 log = logging.getLogger("bot.gateway")
 
 WEBCHAT, WHATSAPP = "webchat", "whatsapp"
-APOLOGY = (
-    "Perdona, el asistente no está disponible en este momento. Guardamos tu mensaje y te responderemos "
-    "en cuanto vuelva."
-)
-EMPTY = "No recibí ningún texto. Escríbeme tu pregunta sobre planes, canales, pagos o contratos."
-MEDIA_ONLY = "Por ahora solo puedo leer mensajes de texto. Escríbeme tu pregunta, por favor."
-LOCATION = (
-    "Gracias por tu ubicación, pero solo puedo ayudarte con preguntas escritas sobre planes, canales y pagos."
-)
-TOO_LONG = (
-    "Tu mensaje es demasiado largo ({length} caracteres; máximo {limit}). Escríbelo más corto, por favor."
-)
 
 
 def clean(text: str) -> str:
@@ -125,21 +114,19 @@ class Conversations:
         """Answer a webchat message now; a retried request (same id) gets the stored answer."""
         text = clean(raw_text)
         if not text:
-            return WebResult(400, error="empty_message", message=EMPTY)
+            return WebResult(400, error="empty_message", message=notices.EMPTY)
         if len(text) > self.settings.max_message_chars:
             limit = self.settings.max_message_chars
-            return WebResult(
-                413, error="message_too_long", message=TOO_LONG.format(length=len(text), limit=limit)
-            )
+            return WebResult(413, error="message_too_long", message=notices.too_long(len(text), limit))
         if not self.limiter.allow(sender_id):
-            return WebResult(429, error="rate_limited", message=RATE_LIMIT_MESSAGE)
+            return WebResult(429, error="rate_limited", message=notices.RATE_LIMITED)
         redaction = redact(text)
         meta = {**metadata, "card_notice": bool(redaction.cards or redaction.cvv)}
         inbound, new = await self.inbox.record(
             WEBCHAT, external_id or uuid.uuid4().hex, sender_id, None, redaction.text, meta
         )
         if not new and inbound.sender_id != sender_id:
-            return WebResult(409, error="duplicate_id", message="Ese identificador de mensaje ya se usó.")
+            return WebResult(409, error="duplicate_id", message=notices.DUPLICATE_ID)
         if inbound.status == "answered":
             return WebResult(200, messages=inbound.replies or [])
         replies = await self.answer(inbound)
@@ -147,8 +134,7 @@ class Conversations:
             return WebResult(
                 503,
                 error="engine_unavailable",
-                message="El asistente no está disponible en este momento. Guardamos tu mensaje: "
-                "lo responderemos en cuanto vuelva. Puedes reintentar en unos segundos.",
+                message=notices.ENGINE_QUEUED,
                 queued=True,
             )
         return WebResult(200, messages=replies)
@@ -289,10 +275,12 @@ class Conversations:
         """The bot's messages for a stored message, or None when the engine is unavailable."""
         kind = inbound.meta.get("kind", "text")
         if kind != "text":
-            return [{"text": {"location": LOCATION, "media": MEDIA_ONLY}.get(kind, EMPTY)}]
+            return [
+                {"text": {"location": notices.LOCATION, "media": notices.MEDIA_ONLY}.get(kind, notices.EMPTY)}
+            ]
         if len(inbound.text) > self.settings.max_message_chars:
             limit = self.settings.max_message_chars
-            return [{"text": TOO_LONG.format(length=len(inbound.text), limit=limit)}]
+            return [{"text": notices.too_long(len(inbound.text), limit)}]
         if inbound.channel == WHATSAPP and not self.limiter.allow(inbound.sender_id):
             return self._rate_limited(inbound.sender_id)
         text = inbound.text
@@ -321,12 +309,12 @@ class Conversations:
         if now - self._limited_at.get(sender_id, -60.0) < 10:
             return []
         self._limited_at[sender_id] = now
-        return [{"text": RATE_LIMIT_MESSAGE}]
+        return [{"text": notices.RATE_LIMITED}]
 
     async def _apologise(self, inbound: Inbound) -> None:
         """WhatsApp: tell the user the assistant is down and their message is kept."""
         if inbound.reply_to is not None and self.send is not None:
-            await self.send(inbound.reply_to, APOLOGY)
+            await self.send(inbound.reply_to, notices.APOLOGY)
 
     async def retry_pending(self, batch_size: int = 500) -> int:
         """Answer the messages stored while the engine was down; return how many were answered.

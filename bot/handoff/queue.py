@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.answers.account import STATUS_NAMES
 from bot.store.db import in_store
 from bot.store.models import Account, Contract, Handoff, HandoffMessage, User
 
 ACTIVE = ("queued", "assigned")
-REASONS = {
-    "requested": "El cliente pidió hablar con una persona",
-    "not_understood": "El asistente no entendió dos veces seguidas",
-    "billing_dispute": "Disputa de cobro",
-    "refund": "Solicitud de reembolso",
-    "cancel_contract": "Cancelación de contrato",
-    "double_charge": "Cobro duplicado",
-}
 
 
 def now() -> datetime:
@@ -34,6 +25,27 @@ def _aware(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ContractSummary:
+    """What an agent may see of one of the customer's contracts."""
+
+    number: str
+    status: str
+    software_plan: str
+
+
+@dataclass(frozen=True)
+class CustomerContext:
+    """What an agent may see of a customer: name, e-mail and profile, account name, contracts' status and
+    plan (no amounts, invoices or cards)."""
+
+    name: str | None = None
+    email: str | None = None
+    profile: str | None = None
+    account_name: str | None = None
+    contracts: tuple[ContractSummary, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,19 +65,6 @@ class HandoffView:
     agent_seen_at: datetime | None
     resolved_at: datetime | None
     announced_position: int | None = None
-
-    def as_json(self, at: datetime, stale_after: timedelta, names: dict[int, str]) -> dict[str, Any]:
-        """The console's JSON, with waiting time and whether an idle agent's conversation may be taken."""
-        data = asdict(self)
-        for key in ("created_at", "assigned_at", "agent_seen_at", "resolved_at"):
-            value = data[key]
-            data[key] = None if value is None else value.isoformat()
-        data["reason_text"] = REASONS.get(self.reason, self.reason)
-        data["waiting_seconds"] = max(0, int((at - self.created_at).total_seconds()))
-        data["stale"] = self.is_stale(at, stale_after)
-        data["agent_name"] = names.get(self.agent_id) if self.agent_id else None
-        data["user_name"] = names.get(self.user_id) if self.user_id else None
-        return data
 
     def is_stale(self, at: datetime, stale_after: timedelta) -> bool:
         """Assigned, but its agent has not been seen for longer than the timeout."""
@@ -299,32 +298,26 @@ class HandoffQueue:
 
         return await in_store(self._sessions, run)
 
-    async def customer_context(self, user_id: int | None) -> dict[str, Any]:
-        """What an agent may see: customer name and profile, account name, contracts' status and plan."""
+    async def customer_context(self, user_id: int | None) -> CustomerContext:
+        """What an agent may see of the customer (nothing for an anonymous one)."""
 
-        def run() -> dict[str, Any]:
-            empty: dict[str, Any] = {"user": None, "account": None, "contracts": []}
+        def run() -> CustomerContext:
             if user_id is None:
-                return empty
+                return CustomerContext()
             with self._sessions() as session:
                 user = session.get(User, user_id)
                 if user is None:
-                    return empty
+                    return CustomerContext()
                 account = session.get(Account, user.account_id)
                 contracts = session.scalars(
                     select(Contract).where(Contract.account_id == user.account_id).order_by(Contract.number)
                 )
-                return {
-                    "user": {"name": user.name, "email": user.email, "profile": user.profile},
-                    "account": None if account is None else {"name": account.name},
-                    "contracts": [
-                        {
-                            "number": c.number,
-                            "status_text": STATUS_NAMES.get(c.status, c.status),
-                            "plan": c.software_plan.title(),
-                        }
-                        for c in contracts
-                    ],
-                }
+                return CustomerContext(
+                    user.name,
+                    user.email,
+                    user.profile,
+                    None if account is None else account.name,
+                    tuple(ContractSummary(c.number, c.status, c.software_plan) for c in contracts),
+                )
 
         return await in_store(self._sessions, run)

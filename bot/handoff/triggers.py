@@ -36,6 +36,16 @@ def reason_for(intent: str, text: str) -> str:
     return "billing_dispute"
 
 
+# Why a conversation was handed off, as the agent console names it.
+REASONS = {
+    "requested": "El cliente pidió hablar con una persona",
+    "not_understood": "El asistente no entendió dos veces seguidas",
+    "billing_dispute": "Disputa de cobro",
+    "refund": "Solicitud de reembolso",
+    "cancel_contract": "Cancelación de contrato",
+    "double_charge": "Cobro duplicado",
+}
+
 _LEADS = {
     "requested": "Claro, te comunico con una persona del equipo de soporte.",
     "not_understood": "Sigo sin entenderte, así que te comunico con una persona del equipo de soporte.",

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from bot.answers.notices import RESOLVED
 from bot.gateway import tokens
-from bot.gateway.handoffs import RESOLVED
 from bot.gateway.webchat import COOKIE
-from bot.handoff.queue import REASONS
+from bot.handoff.triggers import REASONS
 from tests.e2e.conftest import E2EStack
 from tests.e2e.test_browser import ANSWER_TIMEOUT_MS, ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Chat
 from tests.e2e.test_handoff_e2e import Agent

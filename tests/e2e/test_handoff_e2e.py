@@ -20,12 +20,11 @@ from typing import Any
 
 import pytest
 
+from bot.answers.notices import RESOLVED, position_text
 from bot.gateway import tokens
-from bot.gateway.handoffs import RESOLVED, position_text
 from bot.gateway.webchat import COOKIE
 from bot.handoff.hours import BusinessHours
-from bot.handoff.queue import REASONS
-from bot.handoff.triggers import handoff_message
+from bot.handoff.triggers import REASONS, handoff_message
 from tests.e2e.conftest import E2EStack, text_of
 from tests.e2e.test_whatsapp import SETTLE, WhatsApp, new_number, text
 

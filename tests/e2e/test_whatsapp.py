@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from bot.answers.notices import MEDIA_ONLY
 from bot.answers.text import number
 from bot.catalogue.loader import load_catalogue
 from bot.gateway.render import WHATSAPP_LIMIT, for_text_channel
-from bot.gateway.service import MEDIA_ONLY
 from bot.settings import PROJECT_ROOT
 from bot.store.db import make_engine, make_sessionmaker
 from bot.store.models import DeliveryStatus

@@ -14,8 +14,8 @@ import jwt
 import pytest
 
 import tests.gateway.test_handoff as handoff_tests
+from bot.answers.notices import position_text
 from bot.gateway import tokens
-from bot.gateway.handoffs import position_text
 from tests.gateway.conftest import ANA_PHONE, rows
 from tests.gateway.test_handoff import (
     ANA,

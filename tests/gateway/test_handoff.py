@@ -25,14 +25,15 @@ from pytest_aiohttp.plugin import AiohttpClient, AiohttpServer
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.answers.notices import RESOLVED, position_text
 from bot.gateway import tokens
 from bot.gateway.app import create_app
-from bot.gateway.handoffs import RESOLVED, Handoffs, position_text
+from bot.gateway.handoffs import Handoffs
 from bot.gateway.keys import CONVERSATIONS, HANDOFFS
 from bot.gateway.service import Conversations
 from bot.gateway.webchat import COOKIE
 from bot.handoff.events import conversation_topic
-from bot.handoff.queue import REASONS
+from bot.handoff.triggers import REASONS
 from bot.settings import Settings
 from bot.store.db import make_engine, make_sessionmaker
 from bot.store.models import User

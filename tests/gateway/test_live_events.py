@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.gateway.handoffs import position_text
+from bot.answers.notices import position_text
 from bot.handoff.events import AGENTS, conversation_topic
 from bot.handoff.redis_events import RedisBroker
 from tests.gateway.test_handoff import ANA_WHATSAPP, DIEGO, LEAD, TRIGGER, Hub, StartHub, message_event

@@ -9,8 +9,8 @@ import aiohttp
 import jwt
 import pytest
 
+from bot.answers.notices import RATE_LIMITED as RATE_LIMIT_MESSAGE
 from bot.gateway import tokens
-from bot.gateway.ratelimit import RATE_LIMIT_MESSAGE
 from bot.gateway.webchat import COOKIE
 from tests.gateway.conftest import JWT_SECRET, FakeEngine, Gateway, StartGateway, inbound, token_settings
 

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
+from bot.answers.notices import APOLOGY, EMPTY, LOCATION, MEDIA_ONLY
+from bot.answers.notices import RATE_LIMITED as RATE_LIMIT_MESSAGE
 from bot.gateway.outbox import backoff
-from bot.gateway.ratelimit import RATE_LIMIT_MESSAGE
 from bot.gateway.render import WHATSAPP_LIMIT
-from bot.gateway.service import APOLOGY, EMPTY, LOCATION, MEDIA_ONLY
 from tests.gateway.conftest import (
     ACCOUNT_SID,
     ANA_PHONE,

@@ -8,17 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.accounts.access import (
-    Denial,
-    Principal,
-    account_access,
-    authorize,
-    find_contract,
-    load_account,
-    normalize_contract_number,
-)
+from bot.accounts.access import Principal, account_access, authorize, load_account
 from bot.accounts.identity import Identity, identity_from_metadata
-from bot.accounts.views import AccountView
+from bot.accounts.views import AccountView, Denial, find_contract, normalize_contract_number
 from bot.store.demo import seed_demo
 
 TODAY = date(2026, 11, 26)

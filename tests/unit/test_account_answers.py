@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.accounts.access import Denial, account_access
+from bot.accounts.access import account_access
 from bot.accounts.identity import Identity
-from bot.accounts.views import AccountView
+from bot.accounts.views import AccountView, Denial
 from bot.answers.account import day
 from bot.answers.dispatch import ACCOUNT_INTENTS, answer
 from bot.answers.question import Question

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.gateway.ratelimit import RATE_LIMIT_MESSAGE, RateLimiter
+from bot.answers.notices import RATE_LIMITED as RATE_LIMIT_MESSAGE
+from bot.gateway.ratelimit import RateLimiter
 
 
 class FakeClock:

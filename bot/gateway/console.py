@@ -1,0 +1,45 @@
+"""What the agent console shows of hand-offs and customers (JSON for its API and live events)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.answers.account import STATUS_NAMES
+from bot.handoff.queue import CustomerContext, HandoffView
+from bot.handoff.triggers import REASONS
+
+
+def handoff_json(
+    handoff: HandoffView, at: datetime, stale_after: timedelta, names: dict[int, str]
+) -> dict[str, Any]:
+    """A hand-off, with waiting time and whether an idle agent's conversation may be taken."""
+    data = asdict(handoff)
+    for key in ("created_at", "assigned_at", "agent_seen_at", "resolved_at"):
+        value = data[key]
+        data[key] = None if value is None else value.isoformat()
+    data["reason_text"] = REASONS.get(handoff.reason, handoff.reason)
+    data["waiting_seconds"] = max(0, int((at - handoff.created_at).total_seconds()))
+    data["stale"] = handoff.is_stale(at, stale_after)
+    data["agent_name"] = names.get(handoff.agent_id) if handoff.agent_id else None
+    data["user_name"] = names.get(handoff.user_id) if handoff.user_id else None
+    return data
+
+
+def customer_json(context: CustomerContext) -> dict[str, Any]:
+    """The customer as the console shows them: name, account, contracts' number, status and plan."""
+    if context.name is None:
+        return {"user": None, "account": None, "contracts": []}
+    return {
+        "user": {"name": context.name, "email": context.email, "profile": context.profile},
+        "account": None if context.account_name is None else {"name": context.account_name},
+        "contracts": [
+            {
+                "number": c.number,
+                "status_text": STATUS_NAMES.get(c.status, c.status),
+                "plan": c.software_plan.title(),
+            }
+            for c in context.contracts
+        ],
+    }

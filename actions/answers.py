@@ -61,7 +61,7 @@ class TurnAction(Action, metaclass=ABCMeta):  # type: ignore[misc]
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Answer the latest message and keep the dialogue state."""
-        snapshot = runtime.catalogue_cache().get()
+        snapshot = await runtime.catalogue_cache().current()
         dialogue = Dialogue(snapshot.catalogue, snapshot.resolver, account_loader(tracker))
         outcome = await dialogue.respond(turn_from(tracker, self.intent), state_from(tracker))
         if outcome.handoff is not None:

@@ -37,8 +37,8 @@ from twilio.request_validator import RequestValidator
 
 from bot.answers.notices import APOLOGY
 from bot.gateway import tokens
+from bot.gateway.channels.webchat import COOKIE
 from bot.gateway.render import for_text_channel
-from bot.gateway.webchat import COOKIE
 from bot.model import model_path
 from bot.serve import Service, Stack, services
 from bot.settings import PROJECT_ROOT, Settings

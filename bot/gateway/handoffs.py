@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.answers.notices import RESOLVED, position_text, taken
 from bot.gateway.console import handoff_json
 from bot.gateway.engine import EngineClient, EngineUnavailable
 from bot.gateway.inbox import Inbound, Inbox
-from bot.gateway.outbound import Send
-from bot.gateway.render import for_text_channel
 from bot.handoff.events import AGENTS, Broker, conversation_topic
 from bot.handoff.queue import HandoffQueue, HandoffView, now
 from bot.handoff.triggers import HANDOFF_TYPE
 from bot.privacy.redact import redact
+
+if TYPE_CHECKING:
+    from bot.gateway.pipeline.delivery import Delivery
 
 log = logging.getLogger("bot.gateway.handoff")
 
@@ -42,14 +43,14 @@ class Handoffs:
         inbox: Inbox,
         engine: EngineClient,
         broker: Broker,
-        send: Send | None,
+        delivery: Delivery,
         stale_after: timedelta,
     ) -> None:
         self.queue = queue
         self.inbox = inbox
         self.engine = engine
         self.broker = broker
-        self.send = send
+        self.delivery = delivery
         self.stale_after = stale_after
 
     async def intercept(self, inbound: Inbound) -> bool:
@@ -134,15 +135,14 @@ class Handoffs:
     async def to_customer(
         self, handoff: HandoffView, role: str, text: str, status: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Record a line and deliver it on the customer's channel (webchat events or WhatsApp)."""
+        """Record a line and deliver it on the customer's channel: as a live event (what the webchat shows)
+        and, on a channel that delivers later, as a text."""
         message = await self.queue.add_message(handoff.id, role, text)
         topic = conversation_topic(handoff.sender_id)
         self.broker.publish(topic, "message", {"id": message["id"], "role": role, "text": text})
         if status is not None:
             self.broker.publish(topic, "handoff", status)
-        if handoff.channel == "whatsapp" and handoff.reply_to and self.send is not None:
-            for part in for_text_channel([{"text": text}]).texts:
-                await self.send(handoff.reply_to, part)
+        await self.delivery.notify(handoff.channel, handoff.reply_to, text)
         return message
 
     async def take(self, handoff_id: int, agent_id: int, agent_name: str) -> HandoffView | None:

@@ -1,4 +1,4 @@
-"""The gateway's durable state: received messages (idempotency, retries), options, delivery statuses."""
+"""The gateway's durable state: received messages (idempotency, leases, retries) and delivery statuses."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.gateway.outbox import Queued, queue_texts
 from bot.handoff.queue import ACTIVE
 from bot.store.db import in_store
-from bot.store.models import ChannelOptions, DeliveryStatus, Handoff, InboundMessage, User
+from bot.store.models import Handoff, InboundMessage, User
 
-QueueTexts = Callable[[Session, str, list[str]], list[Queued]]
+# How an answer's texts join the outbox in the answer's transaction: (session, channel, to, texts).
+QueueTexts = Callable[[Session, str, str, list[str]], list[Queued]]
 
 
 @dataclass(frozen=True)
@@ -38,13 +39,11 @@ class Inbound:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """What an answer sends on a text channel: its texts to the recipient, in order, and the numbered
-    options it offers the sender (remembered, so that "2" picks the second)."""
+    """What an answer sends on a channel that delivers later: its texts to the recipient, in order."""
 
+    channel: str
     recipient: str
     texts: list[str]
-    sender_id: str
-    options: list[dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -59,8 +58,6 @@ class Taken:
     current: Inbound | None = None
     # The sender's conversation is handed off to a person.
     handed_off: bool = False
-    # The numbered options last offered to the sender (asked for WhatsApp messages only).
-    options: list[dict[str, str]] | None = None
 
 
 def _leased(row: InboundMessage) -> bool:
@@ -153,9 +150,9 @@ class Inbox:
         self, message_id: int, replies: list[dict[str, Any]], outgoing: Outgoing | None = None
     ) -> list[Queued]:
         """Mark a message answered, keep the replies (a retried webchat request gets them again) and end
-        its lease; with `outgoing`, queue its texts in the outbox and remember the options offered, in
-        the same transaction: the answer is queued exactly once, whatever fails after it. Returns the
-        recipient's texts waiting to go out then, oldest first (none without `outgoing`)."""
+        its lease; with `outgoing`, queue its texts in the outbox in the same transaction: the answer is
+        queued exactly once, whatever fails after it. Returns the recipient's texts waiting to go out then,
+        oldest first (none without `outgoing`)."""
 
         def run() -> list[Queued]:
             with self._sessions.begin() as session:
@@ -168,13 +165,7 @@ class Inbox:
                 )
                 if outgoing is None:
                     return []
-                if outgoing.options:
-                    session.merge(
-                        ChannelOptions(
-                            sender_id=outgoing.sender_id, options=list(outgoing.options), updated_at=moment
-                        )
-                    )
-                return self._queue(session, outgoing.recipient, outgoing.texts)
+                return self._queue(session, outgoing.channel, outgoing.recipient, outgoing.texts)
 
         return await in_store(self._sessions, run)
 
@@ -215,11 +206,10 @@ class Inbox:
         owner: str,
         seconds: float,
         earlier: bool = True,
-        options: bool = False,
     ) -> Taken:
         """Before answering a message, in one transaction: the sender's earlier unanswered messages (when
         asked; if there are some, nothing else is done: they go first); else this message's lease (as
-        `claim`), its stored state, whether the sender is handed off, and (when asked) their options."""
+        `claim`), its stored state, and whether the sender is handed off."""
 
         def run() -> Taken:
             moment = _now()
@@ -242,11 +232,7 @@ class Inbox:
                 handed_off = session.scalar(
                     select(exists().where(Handoff.sender_id == message.sender_id, Handoff.status.in_(ACTIVE)))
                 )
-                offered = None
-                if options:
-                    kept = session.get(ChannelOptions, message.sender_id)
-                    offered = [] if kept is None else list(kept.options)
-                return Taken([], True, None if row is None else _inbound(row), bool(handed_off), offered)
+                return Taken([], True, None if row is None else _inbound(row), bool(handed_off))
 
         return await in_store(self._sessions, run)
 
@@ -301,47 +287,5 @@ class Inbox:
                     .limit(limit)
                 )
                 return [(r.text, list(r.replies or [])) for r in reversed(list(rows))]
-
-        return await in_store(self._sessions, run)
-
-    async def delivery(self, message_sid: str, status: str, error_code: str | None) -> None:
-        """Record Twilio's latest delivery status of an outbound message."""
-
-        def run() -> None:
-            with self._sessions.begin() as session:
-                session.merge(
-                    DeliveryStatus(
-                        message_sid=message_sid, status=status, error_code=error_code, updated_at=_now()
-                    )
-                )
-
-        await in_store(self._sessions, run)
-
-    async def user(self, user_id: int) -> User | None:
-        """A user by id."""
-
-        def run() -> User | None:
-            with self._sessions() as session:
-                return session.get(User, user_id)
-
-        return await in_store(self._sessions, run)
-
-    async def user_by_email(self, email: str) -> User | None:
-        """A user by email (development sign-in and `bot token`)."""
-
-        def run() -> User | None:
-            with self._sessions() as session:
-                return session.scalars(select(User).where(User.email == email)).one_or_none()
-
-        return await in_store(self._sessions, run)
-
-    async def users(self, account_ids: tuple[int, ...]) -> list[User]:
-        """Users of the given accounts (the development page's list)."""
-
-        def run() -> list[User]:
-            with self._sessions() as session:
-                return list(
-                    session.scalars(select(User).where(User.account_id.in_(account_ids)).order_by(User.id))
-                )
 
         return await in_store(self._sessions, run)

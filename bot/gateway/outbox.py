@@ -1,12 +1,13 @@
-"""The outbox: texts for WhatsApp are stored first, then sent in order with retries and backoff.
+"""The outbox: texts for the channels that answer later (WhatsApp) are stored first, then sent in order by
+their channel's provider, with retries and backoff.
 
-A Twilio outage or timeout loses nothing: the row stays pending and is retried (1 s, 2 s, 4 s … up to a
+A provider outage or timeout loses nothing: the row stays pending and is retried (1 s, 2 s, 4 s … up to a
 minute apart). A recipient's texts go out strictly in order: while the oldest is failing, the later
 ones wait. Each row is claimed with a lease, so two gateway replicas never send the same row.
 
-Never twice: Twilio's API takes no idempotency key, so a send whose outcome is unknown (a timeout, a crash
-or a store failure after Twilio accepted it) leaves the row marked in flight, and before the row is sent
-again the provider is asked whether it already holds that message.
+Never twice: a provider's API may take no idempotency key (Twilio's does not), so a send whose outcome is
+unknown (a timeout, a crash or a store failure after the provider accepted it) leaves the row marked in
+flight, and before the row is sent again the provider is asked whether it already holds that message.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -26,6 +28,10 @@ from bot.store.db import in_store
 from bot.store.models import OutboundMessage
 
 log = logging.getLogger("bot.gateway.outbox")
+
+
+class NoProvider(Exception):
+    """A text of a channel this gateway does not deliver (its row waits for a replica that does)."""
 
 
 # Clock difference allowed between us and the provider when matching an uncertain send.
@@ -50,14 +56,16 @@ def backoff(attempts: int, ceiling: float = 60.0) -> float:
     return float(min(ceiling, 2 ** max(0, attempts - 1)))
 
 
-def pending_rows(
-    session: Session, recipient: str | None = None
-) -> list[tuple[int, str, str, datetime, datetime | None]]:
-    """Texts waiting to go out (id, recipient, body, due, leased until), oldest first; one recipient's
-    when given."""
+Pending = tuple[int, str, str, str, datetime, datetime | None]
+
+
+def pending_rows(session: Session, channel: str | None = None, recipient: str | None = None) -> list[Pending]:
+    """Texts waiting to go out (id, channel, recipient, body, due, leased until), oldest first; one
+    recipient's on one channel when given."""
     query = (
         select(
             OutboundMessage.id,
+            OutboundMessage.channel,
             OutboundMessage.recipient,
             OutboundMessage.body,
             OutboundMessage.next_attempt_at,
@@ -67,9 +75,9 @@ def pending_rows(
         .order_by(OutboundMessage.id)
         .limit(1000)
     )
-    if recipient is not None:
-        query = query.where(OutboundMessage.recipient == recipient)
-    return [(r[0], r[1], r[2], _utc(r[3]), _aware(r[4])) for r in session.execute(query)]
+    if channel is not None and recipient is not None:
+        query = query.where(OutboundMessage.channel == channel, OutboundMessage.recipient == recipient)
+    return [(r[0], r[1], r[2], r[3], _utc(r[4]), _aware(r[5])) for r in session.execute(query)]
 
 
 class Queued(NamedTuple):
@@ -83,16 +91,18 @@ class Queued(NamedTuple):
 
 
 def queue_texts(
-    session: Session, to: str, bodies: list[str], claim: tuple[str, timedelta] | None = None
+    session: Session, channel: str, to: str, bodies: list[str], claim: tuple[str, timedelta] | None = None
 ) -> list[Queued]:
-    """Add texts for a recipient to the outbox in this transaction, due now; return the recipient's
-    queue then, oldest first. With `claim` (owner, lease) and nothing older waiting, the new texts are
-    leased to that owner and marked in flight at once, as `Outbox.deliver` would before sending them."""
+    """Add texts for a recipient on a channel to the outbox in this transaction, due now; return the
+    recipient's queue then, oldest first. With `claim` (owner, lease) and nothing older waiting, the new
+    texts are leased to that owner and marked in flight at once, as `Outbox.deliver` would before sending
+    them."""
     moment = _now()
-    waiting = [Queued(row_id, body, due) for row_id, _, body, due, _ in pending_rows(session, to)]
+    waiting = [Queued(row_id, body, due) for row_id, _, _, body, due, _ in pending_rows(session, channel, to)]
     leased = claim is not None and not waiting
     rows = [
         OutboundMessage(
+            channel=channel,
             recipient=to,
             body=body,
             status="pending",
@@ -111,35 +121,35 @@ def queue_texts(
 
 
 class Outbox:
-    """Stores texts to send and delivers them through the provider's `send`."""
+    """Stores texts to send and delivers them through their channel's provider."""
 
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        provider: Provider,
+        providers: Mapping[str, Provider],
         owner: str,
         lease_seconds: float = 30.0,
         concurrency: int = 20,
     ) -> None:
         self._sessions = sessions
-        self._provider = provider
+        self._providers = providers
         self._owner = owner
         self._lease = timedelta(seconds=lease_seconds)
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
 
-    def queue(self, session: Session, to: str, bodies: list[str]) -> list[Queued]:
+    def queue(self, session: Session, channel: str, to: str, bodies: list[str]) -> list[Queued]:
         """`queue_texts` with this replica's lease: what it queues first in line, it sends unclaimed."""
-        return queue_texts(session, to, bodies, (self._owner, self._lease))
+        return queue_texts(session, channel, to, bodies, (self._owner, self._lease))
 
-    async def send(self, to: str, body: str) -> None:
-        """Store a text, then try to deliver the recipient's pending texts now; failures are retried later."""
+    async def send(self, channel: str, to: str, bodies: list[str]) -> None:
+        """Store texts, then try to deliver the recipient's pending texts now; failures are retried later."""
 
         def run() -> list[Queued]:
             with self._sessions.begin() as session:
-                return self.queue(session, to, [body])
+                return self.queue(session, channel, to, bodies)
 
-        await self.deliver(to, await in_store(self._sessions, run))
+        await self.deliver(channel, to, await in_store(self._sessions, run))
 
     async def run_forever(self, idle_seconds: float = 1.0) -> None:
         """Deliver whenever texts are queued, and retry failed ones when they are due."""
@@ -158,21 +168,23 @@ class Outbox:
         replica or another), are left alone: trying them would only cost a store trip to find that out,
         and under load such futile trips crowd out the deliveries that can go."""
         now = _now()
-        queues: dict[str, list[Queued]] = defaultdict(list)
-        busy: set[str] = set()
-        for row_id, recipient, body, due, leased_until in await in_store(self._sessions, self._pending):
+        queues: dict[tuple[str, str], list[Queued]] = defaultdict(list)
+        busy: set[tuple[str, str]] = set()
+        for row_id, channel, recipient, body, due, leased_until in await in_store(
+            self._sessions, self._pending
+        ):
             if leased_until is not None and leased_until > now:
-                busy.add(recipient)
-            queues[recipient].append(Queued(row_id, body, due))
-        ready = {to: rows for to, rows in queues.items() if to not in busy and rows[0].due <= now}
-        counts = await asyncio.gather(*(self.deliver(to, rows) for to, rows in ready.items()))
+                busy.add((channel, recipient))
+            queues[channel, recipient].append(Queued(row_id, body, due))
+        ready = {key: rows for key, rows in queues.items() if key not in busy and rows[0].due <= now}
+        counts = await asyncio.gather(*(self.deliver(*key, rows) for key, rows in ready.items()))
         return sum(counts)
 
-    def _pending(self) -> list[tuple[int, str, str, datetime, datetime | None]]:
+    def _pending(self) -> list[Pending]:
         with self._sessions() as session:
             return pending_rows(session)
 
-    async def deliver(self, recipient: str, rows: list[Queued]) -> int:
+    async def deliver(self, channel: str, recipient: str, rows: list[Queued]) -> int:
         """Deliver a recipient's pending texts just read from the store, in order, until one is not due or
         fails; return how many went out. What went out is recorded in one trip once the run ends (a text
         sent but not yet recorded stays in flight: it is checked with the provider, never resent blind)."""
@@ -189,7 +201,9 @@ class Outbox:
                     if not claimed:
                         break  # another replica is on it (or it went out meanwhile)
                 try:
-                    sent.append((row_id, await self._send_once(row_id, recipient, body, uncertain_since)))
+                    sent.append(
+                        (row_id, await self._send_once(row_id, channel, recipient, body, uncertain_since))
+                    )
                 except Exception as error:
                     failed = (row_id, str(error)[:255], isinstance(error, Refused))
                     # Texts leased when queued behind it were never tried: free now, they follow it.
@@ -206,16 +220,19 @@ class Outbox:
         return len(sent)
 
     async def _send_once(
-        self, row_id: int, recipient: str, body: str, uncertain_since: datetime | None
+        self, row_id: int, channel: str, recipient: str, body: str, uncertain_since: datetime | None
     ) -> str:
         """Send the row, unless an earlier attempt whose outcome is unknown did reach the provider."""
+        provider = self._providers.get(channel)
+        if provider is None:
+            raise NoProvider(f"no provider delivers the channel {channel!r} on this gateway")
         if uncertain_since is not None:
-            known = await in_store(self._sessions, self._provider_ids, recipient)
-            found = await self._provider.find(recipient, body, uncertain_since - CLOCK_SKEW, known)
+            known = await in_store(self._sessions, self._provider_ids, channel, recipient)
+            found = await provider.find(recipient, body, uncertain_since - CLOCK_SKEW, known)
             if found is not None:
                 log.info("outbound message %s had been accepted (%s): not sent again", row_id, found)
                 return found
-        return await self._provider.send(recipient, body)
+        return await provider.send(recipient, body)
 
     def _claim(self, row_id: int) -> tuple[bool, datetime | None]:
         """Lease the row and mark it in flight; return whether it was claimed and, when an earlier send
@@ -242,10 +259,12 @@ class Outbox:
             claimed = bool(result.rowcount == 1)  # type: ignore[attr-defined]
             return claimed, _aware(previous) if claimed else None
 
-    def _provider_ids(self, recipient: str) -> set[str]:
+    def _provider_ids(self, channel: str, recipient: str) -> set[str]:
         """Provider ids already recorded for the recipient (an identical earlier text is not this one)."""
         query = select(OutboundMessage.provider_id).where(
-            OutboundMessage.recipient == recipient, OutboundMessage.provider_id.is_not(None)
+            OutboundMessage.channel == channel,
+            OutboundMessage.recipient == recipient,
+            OutboundMessage.provider_id.is_not(None),
         )
         with self._sessions() as session:
             return {provider_id for provider_id in session.scalars(query) if provider_id}

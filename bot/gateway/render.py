@@ -1,4 +1,5 @@
-"""One response, two renderings: the webchat gets Rasa's messages; WhatsApp gets plain numbered text."""
+"""Rasa's messages as a text-only channel sends them: plain text in parts of at most 1,600 characters,
+buttons as numbered options (a typed number picks one), tables left out (their text is already there)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 @dataclass(frozen=True)
 class TextReply:
-    """What a text-only channel sends: messages in order, and the options a number can pick."""
+    """What a text-only channel sends: messages in order."""
 
     texts: tuple[str, ...]
-    options: tuple[dict[str, str], ...]
 
 
 def split_text(text: str, limit: int = WHATSAPP_LIMIT) -> list[str]:
@@ -62,23 +62,16 @@ def _pieces(text: str, limit: int) -> list[str]:
 def for_text_channel(messages: list[dict[str, Any]], limit: int = WHATSAPP_LIMIT) -> TextReply:
     """Texts with buttons as numbered options; tables are skipped (their text is already there)."""
     texts: list[str] = []
-    options: list[dict[str, str]] = []
     for message in messages:
         text = str(message.get("text") or "").strip()
-        buttons = [b for b in message.get("buttons") or [] if isinstance(b, dict) and b.get("payload")]
-        if buttons:
-            options = [{"title": str(b.get("title", "")), "payload": str(b["payload"])} for b in buttons]
-            numbered = "\n".join(f"{i}. {o['title']}" for i, o in enumerate(options, start=1))
+        titles = [
+            str(b.get("title", ""))
+            for b in message.get("buttons") or []
+            if isinstance(b, dict) and b.get("payload")
+        ]
+        if titles:
+            numbered = "\n".join(f"{i}. {title}" for i, title in enumerate(titles, start=1))
             text = f"{text}\n{numbered}\n{OPTIONS_HINT}" if text else numbered
         if text:
             texts += split_text(text, limit)
-    return TextReply(tuple(texts), tuple(options))
-
-
-def chosen_option(text: str, options: list[dict[str, str]]) -> str | None:
-    """The payload of option N when the user answers just 'N' (or 'N.')."""
-    match = re.fullmatch(r"\s*(\d{1,2})\s*[.)]?\s*", text)
-    if match is None:
-        return None
-    index = int(match.group(1)) - 1
-    return options[index]["payload"] if 0 <= index < len(options) else None
+    return TextReply(tuple(texts))

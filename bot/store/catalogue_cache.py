@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -29,9 +30,18 @@ class CatalogueCache:
         self._max_age = max_age
         self._snapshot: Snapshot | None = None
         self._checked_at = 0.0
+        self._refreshing = asyncio.Lock()
+
+    async def current(self) -> Snapshot:
+        """`get` for async code: the store is read in a worker thread, never on the event loop, and one
+        caller at a time checks it while the others wait for that check."""
+        if self._snapshot is not None and time.monotonic() - self._checked_at < self._max_age:
+            return self._snapshot
+        async with self._refreshing:
+            return await asyncio.to_thread(self.get)
 
     def get(self) -> Snapshot:
-        """The current snapshot, re-read if the store holds a newer catalogue."""
+        """The current snapshot, re-read if the store holds a newer catalogue (blocking: from sync code)."""
         now = time.monotonic()
         if self._snapshot is not None and now - self._checked_at < self._max_age:
             return self._snapshot

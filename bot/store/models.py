@@ -307,16 +307,6 @@ class DeliveryStatus(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class ChannelOptions(Base):
-    """The numbered options last offered on a text-only channel, so that '2' picks the second."""
-
-    __tablename__ = "channel_options"
-
-    sender_id: Mapped[str] = mapped_column(String(96), primary_key=True)
-    options: Mapped[list[dict[str, str]]] = mapped_column(JSON)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
 # --- Hand-off ----------------------------------------------------------------------------------------
 HANDOFF_STATUSES = ("queued", "assigned", "resolved")
 HANDOFF_ROLES = ("user", "bot", "agent", "system")
@@ -360,18 +350,21 @@ class HandoffMessage(Base):
 
 
 class OutboundMessage(Base):
-    """A text to deliver on a text-only channel: kept until the provider accepts it, retried with backoff.
-
-    Rows of one recipient are sent in id order; a row is claimed (lease) by one gateway replica at a time.
+    """A text to deliver on a channel that answers later: kept until its channel's provider accepts it,
+    retried with backoff. Rows of one recipient on one channel are sent in id order; a row is claimed
+    (lease) by one gateway replica at a time.
     """
 
     __tablename__ = "outbound_messages"
     __table_args__ = (
         _one_of("status", OUTBOUND_STATUSES),
         Index("ix_outbound_messages_status_next", "status", "next_attempt_at"),
+        Index("ix_outbound_messages_channel_recipient", "channel", "recipient"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The channel that delivers it ("whatsapp"): its provider sends the row.
+    channel: Mapped[str] = mapped_column(String(24), default="whatsapp", server_default="whatsapp")
     recipient: Mapped[str] = mapped_column(String(64), index=True)
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(8), default="pending")

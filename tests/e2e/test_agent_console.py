@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 
 from bot.answers.notices import RESOLVED
 from bot.gateway import tokens
-from bot.gateway.webchat import COOKIE
+from bot.gateway.channels.webchat import COOKIE
 from bot.handoff.triggers import REASONS
 from tests.e2e.conftest import E2EStack
 from tests.e2e.test_browser import ANSWER_TIMEOUT_MS, ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Chat

@@ -22,7 +22,7 @@ import pytest
 
 from bot.answers.notices import RESOLVED, position_text
 from bot.gateway import tokens
-from bot.gateway.webchat import COOKIE
+from bot.gateway.channels.webchat import COOKIE
 from bot.handoff.hours import BusinessHours
 from bot.handoff.triggers import REASONS, handoff_message
 from tests.e2e.conftest import E2EStack, text_of

@@ -18,10 +18,12 @@ from pytest_aiohttp.plugin import AiohttpClient, AiohttpServer
 from sqlalchemy import inspect, select, text
 from twilio.request_validator import RequestValidator
 
+from bot.answers.billing import card_data_warning
+from bot.answers.question import Question
 from bot.catalogue.loader import load_catalogue
 from bot.gateway.app import create_app
-from bot.gateway.keys import CONVERSATIONS
-from bot.gateway.service import Conversations
+from bot.gateway.keys import PIPELINE
+from bot.gateway.pipeline import Pipeline
 from bot.settings import Settings
 from bot.store.catalogue_repo import save_catalogue
 from bot.store.db import make_engine, make_sessionmaker
@@ -102,7 +104,7 @@ def every_stored_value(database_url: str) -> list[str]:
     values: list[str] = []
     try:
         tables = inspect(engine).get_table_names()
-        assert {"inbound_messages", "channel_options", "delivery_statuses"} <= set(tables)
+        assert {"inbound_messages", "outbound_messages", "delivery_statuses"} <= set(tables)
         with engine.connect() as connection:
             for table in tables:
                 for row in connection.execute(text(f'SELECT * FROM "{table}"')):
@@ -303,8 +305,8 @@ class Gateway:
         return self.client.app
 
     @property
-    def conversations(self) -> Conversations:
-        return self.app[CONVERSATIONS]
+    def pipeline(self) -> Pipeline:
+        return self.app[PIPELINE]
 
     async def chat(
         self,
@@ -338,7 +340,12 @@ class Gateway:
 
     async def settle(self) -> None:
         """Wait for the background answers to finish."""
-        await self.conversations.drain()
+        await self.pipeline.drain()
+
+
+def card_notice() -> str:
+    """The card-data warning the gateway puts first when a message carried card data."""
+    return card_data_warning(load_catalogue(), Question("share_card_data")).messages[0].text
 
 
 def sign(path: str, params: dict[str, str], *, base: str = PUBLIC_URL, token: str = AUTH_TOKEN) -> str:

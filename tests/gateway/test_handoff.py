@@ -28,10 +28,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.answers.notices import RESOLVED, position_text
 from bot.gateway import tokens
 from bot.gateway.app import create_app
+from bot.gateway.channels.webchat import COOKIE
 from bot.gateway.handoffs import Handoffs
-from bot.gateway.keys import CONVERSATIONS, HANDOFFS
-from bot.gateway.service import Conversations
-from bot.gateway.webchat import COOKIE
+from bot.gateway.keys import HANDOFFS, PIPELINE
+from bot.gateway.pipeline import Pipeline
 from bot.handoff.events import conversation_topic
 from bot.handoff.triggers import REASONS
 from bot.settings import Settings
@@ -214,8 +214,8 @@ class Hub:
     streams: list[Stream] = field(default_factory=list)
 
     @property
-    def conversations(self) -> Conversations:
-        return self.client.app[CONVERSATIONS]
+    def pipeline(self) -> Pipeline:
+        return self.client.app[PIPELINE]
 
     @property
     def handoffs(self) -> Handoffs:
@@ -255,7 +255,7 @@ class Hub:
 
     async def settle(self) -> None:
         """Wait for the background answers (WhatsApp) to finish."""
-        await self.conversations.drain()
+        await self.pipeline.drain()
 
     def sent_to(self, address: str) -> list[str]:
         """What the fake Twilio sent to a WhatsApp address."""
@@ -801,7 +801,7 @@ async def test_an_idle_agents_conversation_can_be_taken_over_after_the_timeout_o
 async def test_an_open_console_keeps_the_agents_conversation(
     start_hub: StartHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.gateway.agent.HEARTBEAT_SECONDS", 0.1)
+    monkeypatch.setattr("bot.gateway.live.HEARTBEAT_SECONDS", 0.1)
     hub: Hub = await start_hub(agent_timeout_seconds=0.5)
     cookie, sender = await hub.new_customer()
     await hub.chat(TRIGGER, cookie)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.gateway.inbox import Inbox
 from bot.store.db import make_engine, make_sessionmaker
-from bot.store.models import ChannelOptions, Handoff
+from bot.store.models import Handoff
 
 
 def _inbox(database_url: str) -> tuple[Inbox, sessionmaker[Session]]:
@@ -42,20 +42,17 @@ async def test_a_message_another_replica_holds_is_not_claimed(database_url: str)
     assert stored.replies == [{"text": "hola"}]
 
 
-async def test_hand_off_and_offered_options_come_with_the_claim(database_url: str) -> None:
+async def test_the_hand_off_comes_with_the_claim(database_url: str) -> None:
     inbox, sessions = _inbox(database_url)
     message, _ = await inbox.record("whatsapp", "SM9", "wa:+2", "whatsapp:+2", "2", {})
-    taken = await inbox.take(message, "replica-a", 30, options=True)
-    assert taken.claimed and not taken.handed_off and taken.options == []
-    options = [{"title": "Expert", "payload": "/x"}]
+    taken = await inbox.take(message, "replica-a", 30)
+    assert taken.claimed and not taken.handed_off
     with sessions.begin() as session:
-        session.add(ChannelOptions(sender_id="wa:+2", options=options, updated_at=datetime.now(UTC)))
         session.add(
             Handoff(sender_id="wa:+2", channel="whatsapp", reason="asked", created_at=datetime.now(UTC))
         )
-    taken = await inbox.take(message, "replica-a", 30, options=True)
-    assert taken.handed_off and taken.options == options
-    assert (await inbox.take(message, "replica-a", 30)).options is None  # not asked for
+    taken = await inbox.take(message, "replica-a", 30)
+    assert taken.handed_off
     with sessions.begin() as session:
         for handoff in session.query(Handoff).filter_by(sender_id="wa:+2"):
             handoff.status = "resolved"

@@ -21,6 +21,7 @@ from bot.store.db import make_engine, make_sessionmaker
 from bot.store.models import OutboundMessage
 from tests.gateway.conftest import FakeTwilio, make_settings, rows
 
+WA = "whatsapp"
 TO = "whatsapp:+5215510000001"
 
 
@@ -79,7 +80,9 @@ def provider() -> ScriptedProvider:
 
 @pytest.fixture
 def outbox(database_url: str, provider: ScriptedProvider) -> Outbox:
-    return Outbox(make_sessionmaker(make_engine(database_url)), provider, "test-replica", lease_seconds=30.0)
+    return Outbox(
+        make_sessionmaker(make_engine(database_url)), {WA: provider}, "test-replica", lease_seconds=30.0
+    )
 
 
 def outbox_rows(database_url: str) -> list[dict[str, Any]]:
@@ -101,7 +104,7 @@ def make_due(database_url: str, **values: Any) -> None:
 async def test_a_send_is_stored_delivered_and_recorded_with_the_providers_id(
     outbox: Outbox, provider: ScriptedProvider, database_url: str
 ) -> None:
-    await outbox.send(TO, "hola")
+    await outbox.send(WA, TO, ["hola"])
     [row] = outbox_rows(database_url)
     assert row["status"] == "sent" and row["provider_id"] == provider.accepted[0].sid
     assert row["in_flight_since"] is None and provider.lookups == 0
@@ -111,8 +114,8 @@ async def test_a_send_accepted_but_unanswered_is_not_sent_again(
     outbox: Outbox, provider: ScriptedProvider, database_url: str
 ) -> None:
     provider.script = ["lost"]
-    await outbox.send(TO, "tu contrato está activo")
-    await outbox.send(TO, "¿algo más?")  # waits behind the first: order is kept
+    await outbox.send(WA, TO, ["tu contrato está activo"])
+    await outbox.send(WA, TO, ["¿algo más?"])  # waits behind the first: order is kept
     [first, second] = outbox_rows(database_url)
     assert first["status"] == second["status"] == "pending"
     assert first["in_flight_since"] is not None
@@ -130,7 +133,7 @@ async def test_a_send_that_failed_before_reaching_the_provider_is_sent_after_che
     outbox: Outbox, provider: ScriptedProvider, database_url: str
 ) -> None:
     provider.script = ["fail"]
-    await outbox.send(TO, "hola")
+    await outbox.send(WA, TO, ["hola"])
     assert provider.bodies() == []
     make_due(database_url)
     assert await outbox.deliver_due() == 1
@@ -141,7 +144,7 @@ async def test_a_refused_send_is_retried_without_asking(
     outbox: Outbox, provider: ScriptedProvider, database_url: str
 ) -> None:
     provider.script = ["refuse"]
-    await outbox.send(TO, "hola")
+    await outbox.send(WA, TO, ["hola"])
     [row] = outbox_rows(database_url)
     assert row["status"] == "pending" and row["in_flight_since"] is None and row["attempts"] == 1
     assert "21211" in row["last_error"]
@@ -153,9 +156,9 @@ async def test_a_refused_send_is_retried_without_asking(
 async def test_an_identical_earlier_text_is_not_mistaken_for_the_uncertain_one(
     outbox: Outbox, provider: ScriptedProvider, database_url: str
 ) -> None:
-    await outbox.send(TO, "¿En qué más te ayudo?")
+    await outbox.send(WA, TO, ["¿En qué más te ayudo?"])
     provider.script = ["fail"]
-    await outbox.send(TO, "¿En qué más te ayudo?")  # the same words, a second time: it must go out
+    await outbox.send(WA, TO, ["¿En qué más te ayudo?"])  # the same words, a second time: it must go out
     make_due(database_url)
     assert await outbox.deliver_due() == 1
     assert provider.bodies() == ["¿En qué más te ayudo?", "¿En qué más te ayudo?"]
@@ -171,7 +174,7 @@ async def test_a_store_failure_after_the_send_does_not_send_it_again(
         raise OSError("database is unreachable")
 
     monkeypatch.setattr(outbox, "_record", store_down)
-    await outbox.send(TO, "tu factura de octubre")  # accepted, but it could not be marked sent
+    await outbox.send(WA, TO, ["tu factura de octubre"])  # accepted, but it could not be marked sent
     assert provider.bodies() == ["tu factura de octubre"]
     [row] = outbox_rows(database_url)
     assert row["status"] == "pending" and row["in_flight_since"] is not None
@@ -188,7 +191,7 @@ async def test_when_the_check_itself_fails_nothing_is_sent_until_it_succeeds(
     outbox: Outbox, provider: ScriptedProvider, database_url: str
 ) -> None:
     provider.script = ["lost"]
-    await outbox.send(TO, "hola")
+    await outbox.send(WA, TO, ["hola"])
     provider.lookups_fail = True
     make_due(database_url)
     assert await outbox.deliver_due() == 0
@@ -243,7 +246,7 @@ def queue_now(outbox: Outbox, database_url: str, bodies: list[str]) -> list[Queu
     """Queue texts as an answer's transaction does (the outbox's own lease)."""
     store = make_engine(database_url)
     with make_sessionmaker(store).begin() as session:
-        queued = outbox.queue(session, TO, bodies)
+        queued = outbox.queue(session, WA, TO, bodies)
     store.dispose()
     return queued
 
@@ -255,14 +258,14 @@ async def test_an_answer_first_in_line_is_leased_as_it_is_queued_and_sent_withou
     assert [q.claimed for q in queued] == [True, True]
     for row in outbox_rows(database_url):
         assert row["claimed_by"] == "test-replica" and row["in_flight_since"] is not None
-    other = Outbox(make_sessionmaker(make_engine(database_url)), provider, "other-replica")
+    other = Outbox(make_sessionmaker(make_engine(database_url)), {WA: provider}, "other-replica")
     assert await other.deliver_due() == 0  # leased to the replica that queued them
 
     def no_claim(row_id: int) -> None:
         raise AssertionError("a text leased when it was queued is not claimed again")
 
     monkeypatch.setattr(outbox, "_claim", no_claim)
-    assert await outbox.deliver(TO, queued) == 2
+    assert await outbox.deliver(WA, TO, queued) == 2
     assert provider.bodies() == ["Tu plan es Pro.", "¿Algo más?"] and provider.lookups == 0
     assert [(r["status"], r["in_flight_since"]) for r in outbox_rows(database_url)] == [("sent", None)] * 2
 
@@ -271,10 +274,10 @@ async def test_a_text_behind_a_waiting_one_is_not_leased_and_the_order_is_kept(
     outbox: Outbox, provider: ScriptedProvider, database_url: str
 ) -> None:
     provider.script = ["refuse"]
-    await outbox.send(TO, "primero")
+    await outbox.send(WA, TO, ["primero"])
     queued = queue_now(outbox, database_url, ["segundo"])
     assert [(q.body, q.claimed) for q in queued] == [("primero", False), ("segundo", False)]
-    assert await outbox.deliver(TO, queued) == 0  # the first is not due yet: nothing overtakes it
+    assert await outbox.deliver(WA, TO, queued) == 0  # the first is not due yet: nothing overtakes it
     make_due(database_url)
     assert await outbox.deliver_due() == 2
     assert provider.bodies() == ["primero", "segundo"]
@@ -284,7 +287,7 @@ async def test_a_failure_midway_records_what_went_out_and_what_failed_together(
     outbox: Outbox, provider: ScriptedProvider, database_url: str
 ) -> None:
     provider.script = ["ok", "refuse"]
-    assert await outbox.deliver(TO, queue_now(outbox, database_url, ["uno", "dos", "tres"])) == 1
+    assert await outbox.deliver(WA, TO, queue_now(outbox, database_url, ["uno", "dos", "tres"])) == 1
     one, two, three = outbox_rows(database_url)
     assert one["status"] == "sent" and one["provider_id"] == provider.accepted[0].sid
     assert two["status"] == "pending" and two["attempts"] == 1 and two["in_flight_since"] is None
@@ -300,7 +303,7 @@ async def test_a_replica_that_dies_after_queueing_leaves_texts_checked_before_th
     outbox: Outbox, provider: ScriptedProvider, database_url: str
 ) -> None:
     queue_now(outbox, database_url, ["hola"])  # queued and leased, then the replica died before sending
-    other = Outbox(make_sessionmaker(make_engine(database_url)), provider, "other-replica")
+    other = Outbox(make_sessionmaker(make_engine(database_url)), {WA: provider}, "other-replica")
     make_due(database_url, claimed_until=None)  # its lease ran out
     assert await other.deliver_due() == 1
     assert provider.bodies() == ["hola"] and provider.lookups == 1  # asked first: it might have gone out
@@ -310,8 +313,8 @@ async def test_a_round_leaves_a_recipient_being_sent_to_alone_without_a_trip(
     outbox: Outbox, provider: ScriptedProvider, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     queue_now(outbox, database_url, ["en camino"])  # leased: being sent right now
-    other = Outbox(make_sessionmaker(make_engine(database_url)), provider, "other-replica")
-    await other.send(TO, "detrás")  # behind it: waits, whoever holds the first
+    other = Outbox(make_sessionmaker(make_engine(database_url)), {WA: provider}, "other-replica")
+    await other.send(WA, TO, ["detrás"])  # behind it: waits, whoever holds the first
     claims: list[int] = []
 
     def claim(row_id: int) -> tuple[bool, None]:

@@ -13,6 +13,7 @@ from tests.gateway.conftest import (
     FakeEngine,
     FakeTwilio,
     Gateway,
+    card_notice,
     every_stored_value,
     inbound,
     incoming,
@@ -102,7 +103,7 @@ async def test_card_data_on_the_webchat_is_masked_everywhere(
     assert len(all_logs.records) > 0
     assert_clean(logged(all_logs))
 
-    notice = gateway.conversations.card_notice()
+    notice = card_notice()
     assert "no compartas" in notice
     assert replies[0]["text"] == notice
     assert [r.get("text") for r in replies].count(notice) == 1
@@ -116,11 +117,11 @@ async def test_card_data_sent_while_the_engine_is_down_is_stored_masked(
     assert response.status == 503
     cookie = response.cookies["zcc_conversation"].value
     engine.mode = "ok"
-    assert await gateway.conversations.retry_pending() == 1
+    assert await gateway.pipeline.retry_pending() == 1
     again = await gateway.chat({"message": MESSAGES[0], "id": "card-2"}, cookie=cookie)
     assert again.status == 200
     replies = await again.json()
-    assert replies[0]["text"] == gateway.conversations.card_notice()
+    assert replies[0]["text"] == card_notice()
     assert_clean(engine_texts(engine), cvv_anywhere=True)
     assert_clean(stored_message_texts(gateway), cvv_anywhere=True)
     assert_clean(logged(all_logs))
@@ -129,7 +130,7 @@ async def test_card_data_sent_while_the_engine_is_down_is_stored_masked(
 async def test_the_notice_is_not_repeated_when_the_engine_gives_it_too(
     gateway: Gateway, engine: FakeEngine
 ) -> None:
-    notice = gateway.conversations.card_notice()
+    notice = card_notice()
     engine.answer = lambda payload: [{"text": notice}, {"text": "¿Algo más?"}]
     replies = await (await gateway.chat({"message": MESSAGES[0]})).json()
     assert [r["text"] for r in replies] == [notice, "¿Algo más?"]
@@ -164,7 +165,7 @@ async def test_card_data_on_whatsapp_is_masked_everywhere(
     assert len(all_logs.records) > 0
     assert_clean(logged(all_logs))
 
-    notice = gateway.conversations.card_notice()
+    notice = card_notice()
     assert twilio.bodies[0].startswith("Por tu seguridad, no compartas")
     assert notice.startswith(twilio.bodies[0])
     assert twilio.bodies[-1].startswith("eco: ")
@@ -177,7 +178,7 @@ async def test_card_data_on_whatsapp_while_the_engine_is_down_is_stored_masked(
     await gateway.webhook(incoming(MESSAGES[0]))
     await gateway.settle()
     engine.mode = "ok"
-    assert await gateway.conversations.retry_pending() == 1
+    assert await gateway.pipeline.retry_pending() == 1
     assert "no compartas" in twilio.bodies[1]
     assert_clean(engine_texts(engine), cvv_anywhere=True)
     assert_clean(stored_message_texts(gateway), cvv_anywhere=True)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.gateway.render import WHATSAPP_LIMIT, chosen_option, for_text_channel, split_text
+from bot.gateway.render import WHATSAPP_LIMIT, for_text_channel, split_text
 
 OPTIONS = [
     {"title": "Básico", "payload": "/elegir_plan{basico}"},
@@ -102,16 +102,14 @@ def test_buttons_become_numbered_options() -> None:
         "¿Qué plan te interesa?\n1. Básico\n2. Profesional\n3. Enterprise\n"
         "Responde con el número de la opción.",
     )
-    assert reply.options == tuple(OPTIONS)
 
 
 def test_buttons_without_text_and_buttons_without_payload() -> None:
     reply = for_text_channel([{"buttons": [{"title": "Sin payload"}, OPTIONS[1], "no es un botón"]}])
     assert reply.texts == ("1. Profesional",)
-    assert reply.options == ({"title": "Profesional", "payload": "/elegir_plan{profesional}"},)
 
 
-def test_texts_keep_their_order_and_the_last_buttons_win() -> None:
+def test_texts_keep_their_order_each_with_its_own_options() -> None:
     reply = for_text_channel(
         [
             {"text": "Primero", "buttons": OPTIONS[:1]},
@@ -122,7 +120,7 @@ def test_texts_keep_their_order_and_the_last_buttons_win() -> None:
         ]
     )
     assert [t.split("\n")[0] for t in reply.texts] == ["Primero", "Segundo", "Tercero"]
-    assert reply.options == tuple(OPTIONS[1:])
+    assert reply.texts[1].startswith("Segundo\n1. Profesional\n2. Enterprise")
 
 
 def test_a_long_message_is_split_for_the_channel() -> None:
@@ -131,23 +129,3 @@ def test_a_long_message_is_split_for_the_channel() -> None:
     assert len(reply.texts) > 1
     assert all(len(t) <= WHATSAPP_LIMIT for t in reply.texts)
     assert "\n".join(reply.texts) == text
-    assert reply.options == ()
-
-
-# --- chosen_option --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("answer", ["2", "2.", " 2 ", "2)", "02", "\n2.\n"])
-def test_a_number_picks_its_option(answer: str) -> None:
-    assert chosen_option(answer, OPTIONS) == OPTIONS[1]["payload"]
-
-
-def test_every_option_can_be_picked() -> None:
-    assert [chosen_option(str(n), OPTIONS) for n in (1, 2, 3)] == [o["payload"] for o in OPTIONS]
-
-
-@pytest.mark.parametrize("answer", ["0", "4", "20", "-1", "2 planes", "dos", "2.5", "", "100", "1,2"])
-def test_anything_else_picks_nothing(answer: str) -> None:
-    assert chosen_option(answer, OPTIONS) is None
-
-
-def test_no_options_offered_picks_nothing() -> None:
-    assert chosen_option("1", []) is None

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 import sqlalchemy.exc
 
+from bot.gateway.inbox import Inbox
+from bot.store.db import make_engine, make_sessionmaker
 from tests.gateway.conftest import (
     ANA_PHONE,
     FakeEngine,
@@ -46,7 +48,7 @@ async def test_both_replicas_retrying_the_same_backlog_answer_each_message_once_
     engine.mode = "ok"
     engine.received.clear()
     twilio.sent.clear()
-    await asyncio.gather(first.conversations.retry_pending(), second.conversations.retry_pending())
+    await asyncio.gather(first.pipeline.retry_pending(), second.pipeline.retry_pending())
     await asyncio.gather(first.settle(), second.settle())
     assert engine.messages == texts  # each once, in arrival order
     assert [b for b in twilio.bodies if b.startswith("eco:")] == [f"eco: {t}" for t in texts]
@@ -87,7 +89,7 @@ async def test_a_large_backlog_is_retried_senders_side_by_side_each_in_order(
     engine.received.clear()
     engine.delays = {text: 0.02 for queue in texts.values() for text in queue}
     twilio.sent.clear()
-    assert await gateway.conversations.retry_pending(batch_size=50) == 120  # several batches, one call
+    assert await gateway.pipeline.retry_pending(batch_size=50) == 120  # several batches, one call
     await gateway.settle()
     assert all(row.status == "answered" for row in inbound(gateway.settings.database_url))
     for phone in phones:
@@ -103,13 +105,13 @@ async def test_a_request_whose_message_a_retry_round_took_gets_that_answer(
 ) -> None:
     gateway = await start_gateway(engine_timeout_seconds=5.0)
     engine.delays["hola"] = 0.3
-    inbox = gateway.conversations.inbox
+    inbox = Inbox(make_sessionmaker(make_engine(gateway.settings.database_url)))
     stored, _ = await inbox.record("webchat", "race-1", "web:a:race", None, "hola", {})
     # The retry round takes the message first; its own request arrives while the engine works on it.
-    retry = asyncio.ensure_future(gateway.conversations.retry_pending())
+    retry = asyncio.ensure_future(gateway.pipeline.retry_pending())
     await asyncio.sleep(0.05)
-    assert stored.id in gateway.conversations.in_flight
-    replies = await gateway.conversations.answer(stored)
+    assert stored.id in gateway.pipeline.scheduler.in_flight
+    replies = await gateway.pipeline.answer(stored)
     assert replies == [{"recipient_id": "web:a:race", "text": "eco: hola"}]
     assert await retry == 1
     assert engine.messages == ["hola"]  # asked once
@@ -127,7 +129,7 @@ async def test_an_answer_is_queued_with_its_message_marked_answered_so_a_failure
     [queued] = rows(gateway.settings.database_url, "outbound_messages")
     assert queued["status"] == "pending" and queued["body"] == "eco: cuantos usuarios trae el expert"
     # A retry round finds nothing to answer again, and the outbox sends the text once Twilio is back.
-    assert await gateway.conversations.retry_pending() == 0
+    assert await gateway.pipeline.retry_pending() == 0
     twilio.fail = False
     await asyncio.sleep(1.1)  # the outbox's first backoff
     await gateway.settle()
@@ -138,22 +140,21 @@ async def test_an_answer_is_queued_with_its_message_marked_answered_so_a_failure
 async def test_a_store_failure_when_answering_queues_nothing_and_the_retry_sends_once(
     gateway: Gateway, engine: FakeEngine, twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    inbox = gateway.conversations.inbox
-    answered = inbox.answered
+    answered = Inbox.answered
     failures = [sqlalchemy.exc.OperationalError("UPDATE", {}, Exception("disk I/O error"))]
 
-    async def fails_once(*args: Any, **kwargs: Any) -> Any:
+    async def fails_once(self: Inbox, *args: Any, **kwargs: Any) -> Any:
         if failures:
             raise failures.pop()
-        return await answered(*args, **kwargs)
+        return await answered(self, *args, **kwargs)
 
-    monkeypatch.setattr(inbox, "answered", fails_once)
+    monkeypatch.setattr(Inbox, "answered", fails_once)
     assert (await gateway.webhook(incoming("que planes tienen"))).status == 200
     await gateway.settle()
     # Nothing was queued with the failed write: the message is still to answer, and nothing went out.
     assert [m.status for m in inbound(gateway.settings.database_url)] == ["pending"]
     assert rows(gateway.settings.database_url, "outbound_messages") == [] and twilio.bodies == []
-    await gateway.conversations.retry_pending()
+    await gateway.pipeline.retry_pending()
     await gateway.settle()
     assert twilio.bodies == ["eco: que planes tienen"]
     assert [m.status for m in inbound(gateway.settings.database_url)] == ["answered"]

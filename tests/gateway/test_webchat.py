@@ -11,7 +11,7 @@ import pytest
 
 from bot.answers.notices import RATE_LIMITED as RATE_LIMIT_MESSAGE
 from bot.gateway import tokens
-from bot.gateway.webchat import COOKIE
+from bot.gateway.channels.webchat import COOKIE
 from tests.gateway.conftest import JWT_SECRET, FakeEngine, Gateway, StartGateway, inbound, token_settings
 
 IDENTITY_1 = {"identity": {"user_id": 1, "account_id": 1}}
@@ -311,7 +311,7 @@ async def test_a_message_sent_while_the_engine_is_unavailable_is_answered_later(
     assert (stored.status, stored.text) == ("pending", "hola")
 
     engine.mode = "ok"
-    assert await gateway.conversations.retry_pending() == 1
+    assert await gateway.pipeline.retry_pending() == 1
     assert len(engine.received) == received + 1
     assert engine.received[-1] == {"sender": "web:u:1", "message": "hola", "metadata": IDENTITY_1}
 
@@ -319,7 +319,7 @@ async def test_a_message_sent_while_the_engine_is_unavailable_is_answered_later(
     assert again.status == 200
     assert await again.json() == [{"recipient_id": "web:u:1", "text": "eco: hola"}]
     assert len(engine.received) == received + 1
-    assert await gateway.conversations.retry_pending() == 0
+    assert await gateway.pipeline.retry_pending() == 0
 
 
 async def test_a_repeated_id_gets_the_stored_answer_without_asking_the_engine_again(

@@ -14,7 +14,6 @@ from tests.gateway.conftest import (
     ACCOUNT_SID,
     ANA_PHONE,
     AUTH_TOKEN,
-    BUTTONS,
     PUBLIC_URL,
     STATUS_PATH,
     UNKNOWN_PHONE,
@@ -243,7 +242,7 @@ async def test_a_long_paragraph_is_cut_at_sentence_ends(
     assert " ".join(twilio.bodies) == paragraph
 
 
-async def test_buttons_become_numbered_options_and_a_number_picks_one(
+async def test_buttons_become_numbered_options_and_the_number_reaches_the_dialogue(
     gateway: Gateway, engine: FakeEngine, twilio: FakeTwilio
 ) -> None:
     engine.mode = "buttons"
@@ -255,12 +254,12 @@ async def test_buttons_become_numbered_options_and_a_number_picks_one(
         "Responde con el número de la opción."
     ]
 
+    # The dialogue resolves a typed choice on every channel (tests/test_repair.py): the gateway passes it on.
     engine.mode = "ok"
     await gateway.webhook(incoming(" 2. "))
     await gateway.settle()
-    assert engine.messages == ["quiero un plan", BUTTONS[1]["payload"]]
+    assert engine.messages == ["quiero un plan", "2."]
     assert engine.received[1]["metadata"] == IDENTITY_1
-    # The stored message is what the user typed; only the engine gets the payload.
     assert inbound(gateway.settings.database_url)[1].text == "2."
 
 
@@ -346,18 +345,18 @@ async def test_while_the_engine_is_down_the_user_gets_one_apology_and_later_the_
     assert (await gateway.webhook(incoming("hola"))).status == 200
     await gateway.settle()
     assert twilio.bodies == [APOLOGY]
-    assert await gateway.conversations.retry_pending() == 0  # still down: no second apology
+    assert await gateway.pipeline.retry_pending() == 0  # still down: no second apology
     assert twilio.bodies == [APOLOGY]
     [stored] = inbound(gateway.settings.database_url)
     assert (stored.status, stored.attempts) == ("pending", 2)
 
     engine.mode = "ok"
     tried = len(engine.received)
-    assert await gateway.conversations.retry_pending() == 1
+    assert await gateway.pipeline.retry_pending() == 1
     assert len(engine.received) == tried + 1
     assert engine.received[-1] == {"sender": f"wa:{ANA_PHONE}", "message": "hola", "metadata": IDENTITY_1}
     assert twilio.bodies == [APOLOGY, "eco: hola"]
-    assert await gateway.conversations.retry_pending() == 0
+    assert await gateway.pipeline.retry_pending() == 0
     assert twilio.bodies == [APOLOGY, "eco: hola"]
     assert inbound(gateway.settings.database_url)[0].status == "answered"
 
@@ -376,7 +375,7 @@ async def test_a_twilio_failure_keeps_the_message_and_the_webhook_succeeds(
     [queued] = rows(gateway.settings.database_url, "outbound_messages")
     assert (queued["status"], queued["body"], queued["attempts"]) == ("pending", "eco: hola", twilio.refused)
     asked = len(engine.received)
-    assert await gateway.conversations.retry_pending() == 0
+    assert await gateway.pipeline.retry_pending() == 0
 
     twilio.fail = False
     await asyncio.sleep(backoff(queued["attempts"]) + 0.1)  # the retry waits for its backoff
@@ -392,11 +391,10 @@ async def test_a_twilio_failure_keeps_the_message_and_the_webhook_succeeds(
 async def test_outbound_texts_to_one_recipient_keep_their_order_across_a_failure(
     gateway: Gateway, twilio: FakeTwilio
 ) -> None:
-    outbox = gateway.conversations.send
-    assert outbox is not None
+    outbox = gateway.pipeline.outbox
     twilio.fail = True
     for text in ("uno", "dos", "tres"):
-        await outbox("whatsapp:+5215599990000", text)
+        await outbox.send("whatsapp", "whatsapp:+5215599990000", [text])
     assert twilio.sent == []
     twilio.fail = False
     await asyncio.sleep(backoff(1) + 0.1)
@@ -442,7 +440,6 @@ async def test_without_twilio_credentials_the_webhooks_do_not_exist(
 ) -> None:
     gateway = await start_gateway(**{missing: None})
     assert not gateway.settings.twilio_enabled
-    assert gateway.conversations.send is None
     for path in (WHATSAPP_PATH, STATUS_PATH):
         response = await gateway.webhook(incoming("hola"), path=path)
         assert response.status in (404, 405)

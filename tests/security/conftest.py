@@ -22,14 +22,14 @@ from typing import Any
 import jwt
 import pytest
 
-from bot.gateway import agent as agent_module
+from bot.gateway import live as live_module
 from tests.gateway.conftest import *  # noqa: F403  (the gateway fixtures, re-exported for this suite)
 from tests.gateway.conftest import AUTH_TOKEN, JWT_SECRET, Gateway, StartGateway
 
 # Values a response must never contain: the secrets the gateway holds.
 SECRETS = (JWT_SECRET, AUTH_TOKEN, "dev-engine-token")
 # Tables that only a request the gateway accepted may write to.
-WRITTEN_BY_REQUESTS = ("inbound_messages", "delivery_statuses", "outbound_messages", "channel_options")
+WRITTEN_BY_REQUESTS = ("inbound_messages", "delivery_statuses", "outbound_messages")
 
 ANA = (1, 1, "admin", "Ana Torres")  # user id, account id, profile, name
 LUIS = (2, 1, "member", "Luis Gómez")
@@ -95,7 +95,7 @@ def logged(caplog: pytest.LogCaptureFixture) -> list[str]:
 def quick_heartbeat(monkeypatch: pytest.MonkeyPatch) -> None:
     """Event streams write a heartbeat every 50 ms instead of 15 s: a stream the test closed at once
     notices the closed connection at its next write and ends, so the test server shuts down promptly."""
-    monkeypatch.setattr(agent_module, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(live_module, "HEARTBEAT_SECONDS", 0.05)
 
 
 @pytest.fixture

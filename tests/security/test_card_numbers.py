@@ -23,7 +23,15 @@ from typing import Any, TypeVar
 import pytest
 
 from bot.gateway import tokens
-from tests.gateway.conftest import ANA_PHONE, FakeEngine, FakeTwilio, Gateway, StartGateway, incoming
+from tests.gateway.conftest import (
+    ANA_PHONE,
+    FakeEngine,
+    FakeTwilio,
+    Gateway,
+    StartGateway,
+    card_notice,
+    incoming,
+)
 from tests.security.conftest import (
     CardMessage,
     card_leaks,
@@ -95,7 +103,7 @@ async def test_a_thousand_card_numbers_leave_no_trace(
     assert len(engine.received) == CARDS
     masked = Counter(m for p in engine.received for m in MASK.findall(p["message"]))
     assert masked == Counter(m.digits[-4:] for m in messages)
-    notice = gateway.conversations.card_notice()
+    notice = card_notice()
     assert all(reply[0]["text"] == notice for reply in replies)
     assert sum(notice.startswith(body) for body in twilio.bodies) == len(on_whatsapp)
 

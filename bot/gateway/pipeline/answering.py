@@ -1,0 +1,74 @@
+"""Answering: what a stored message gets back — a notice, silence while a person has the conversation, or
+the engine's reply (with the card notice first when the user typed card data, and the hand-off started
+when the assistant asked for one)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from bot.answers import notices
+from bot.answers.billing import card_data_warning
+from bot.answers.question import Question
+from bot.gateway.engine import EngineClient, EngineUnavailable
+from bot.gateway.handoffs import Handoffs, handoff_request
+from bot.gateway.inbox import Inbound
+from bot.settings import Settings
+from bot.store.catalogue_cache import CatalogueCache
+
+log = logging.getLogger("bot.gateway")
+
+
+class Answerer:
+    """Asks the engine — at most `engine_concurrency` messages at once from this gateway — and shapes the
+    reply; hand-offs start and intercept here."""
+
+    def __init__(
+        self, settings: Settings, engine: EngineClient, handoffs: Handoffs, catalogue: CatalogueCache
+    ) -> None:
+        self._engine = engine
+        self._handoffs = handoffs
+        self._catalogue = catalogue
+        # Bounded: under overload messages wait here (stored, in order) instead of piling onto the engine,
+        # where they would time out and be worked on after the gateway gave up on them.
+        self._slots = asyncio.Semaphore(settings.engine_concurrency)
+
+    async def card_notice(self) -> str:
+        """Tell the user not to send card data, and how to add a card safely (from the catalogue facts)."""
+        catalogue = (await self._catalogue.current()).catalogue
+        return card_data_warning(catalogue, Question("share_card_data")).messages[0].text
+
+    async def answer(self, inbound: Inbound, handed_off: bool) -> list[dict[str, Any]] | None:
+        """The replies to a claimed message; None while the engine is unavailable (it stays stored)."""
+        if handed_off and await self._handoffs.intercept(inbound):
+            return []  # a person handles this conversation: the assistant stays silent
+        kind = inbound.meta.get("kind", "text")
+        if kind != "text":
+            return [{"text": notices.NOT_TEXT.get(kind, notices.EMPTY)}]
+        if "notice" in inbound.meta:  # refused at intake on a channel that answers later
+            notice = str(inbound.meta["notice"])
+            return [{"text": notice}] if notice else []
+        replies = await self._engine_replies(inbound)
+        if replies is None:
+            return None
+        replies, reason = handoff_request(replies)
+        if reason is not None:
+            replies = [*replies, *await self._handoffs.start(inbound, reason, replies)]
+        return replies
+
+    async def _engine_replies(self, inbound: Inbound) -> list[dict[str, Any]] | None:
+        metadata = {k: v for k, v in inbound.meta.items() if k == "identity"}
+        try:
+            async with self._slots:
+                replies = await self._engine.send(inbound.sender_id, inbound.text, metadata)
+            if not replies and not await self._engine.actions_available():
+                # Rasa answers nothing when it cannot reach the action server: keep the message for later.
+                raise EngineUnavailable("the action server is not answering")
+        except EngineUnavailable as error:
+            log.warning("engine unavailable for message %s: %s", inbound.id, error)
+            return None
+        if inbound.meta.get("card_notice"):
+            notice = await self.card_notice()
+            replies = [{"text": notice}, *(r for r in replies if r.get("text") != notice)]
+        return replies

@@ -1,0 +1,177 @@
+"""Scheduling: when each stored message is answered — a sender's messages one at a time and in arrival
+order, each under a lease so that only one gateway replica answers it, and again later while the engine is
+unavailable (a backlog drains at the engine's pace, senders side by side)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable
+from typing import Any
+
+from bot.answers import notices
+from bot.gateway.channels import Channels
+from bot.gateway.inbox import Inbound, Inbox, Taken
+from bot.gateway.locks import KeyedLocks
+from bot.gateway.pipeline.answering import Answerer
+from bot.gateway.pipeline.delivery import Delivery
+from bot.settings import Settings
+
+log = logging.getLogger("bot.gateway")
+
+Replies = list[dict[str, Any]]
+
+
+class Scheduler:
+    """Answers stored messages in order, once across replicas, and retries them while the engine is down."""
+
+    def __init__(
+        self, settings: Settings, inbox: Inbox, answerer: Answerer, delivery: Delivery, channels: Channels
+    ) -> None:
+        self._settings = settings
+        self._inbox = inbox
+        self._answerer = answerer
+        self._delivery = delivery
+        self._channels = channels
+        self.locks = KeyedLocks()
+        self.in_flight: set[int] = set()
+        self.background: set[asyncio.Task[None]] = set()
+        # This replica's name on message leases, and how long a lease lasts (the engine's timeout and some).
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.lease_seconds = settings.engine_timeout_seconds + 20.0
+
+    async def answer(self, inbound: Inbound) -> Replies | None:
+        """Answer a message (after the sender's earlier ones) and deliver; None while the engine is down."""
+        if inbound.id in self.in_flight:
+            return await self._answered_here(inbound)
+        self.in_flight.add(inbound.id)
+        try:
+            async with self.locks.hold(inbound.sender_id):
+                # A sender's earlier unanswered messages go first, so answers keep the arrival order. Most
+                # often there are none, and the same trip to the store claims this message.
+                taken = await self._take(inbound, earlier=True)
+                if taken.earlier:
+                    for earlier in taken.earlier:
+                        if await self._answer_leased(earlier) is None:
+                            return None
+                    taken = await self._take(inbound, earlier=False)
+                return await self._answer_leased(inbound, taken)
+        finally:
+            self.in_flight.discard(inbound.id)
+
+    def answer_later(self, inbound: Inbound) -> None:
+        """Answer in the background (channels that deliver later acknowledge their webhook at once)."""
+        self.spawn(self.answer(inbound))
+
+    async def _answered_here(self, inbound: Inbound) -> Replies | None:
+        """Another task of this gateway is answering the message (a retry round took it just as its own
+        request came): wait for that answer rather than report the engine unavailable."""
+        deadline = time.monotonic() + self.lease_seconds
+        while inbound.id in self.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        current = await self._inbox.get(inbound.id)
+        if current is not None and current.status == "answered":
+            return current.replies or []
+        return None
+
+    async def _take(self, inbound: Inbound, earlier: bool) -> Taken:
+        return await self._inbox.take(inbound, self.owner, self.lease_seconds, earlier=earlier)
+
+    async def _answer_leased(self, inbound: Inbound, taken: Taken | None = None) -> Replies | None:
+        """Answer under a lease, so that another gateway replica never answers the same message too."""
+        if taken is None:
+            taken = await self._take(inbound, earlier=False)
+        if not taken.claimed:
+            return await self._answered_elsewhere(inbound)
+        replies = None
+        try:
+            replies = await self._answer_claimed(inbound, taken)
+            return replies
+        finally:
+            if replies is None:  # answering ended the lease already
+                await self._inbox.release(inbound.id, self.owner)
+
+    async def _answered_elsewhere(self, inbound: Inbound) -> Replies | None:
+        """Another replica holds the message: wait (bounded) for its answer."""
+        deadline = time.monotonic() + self.lease_seconds
+        while time.monotonic() < deadline:
+            current = await self._inbox.get(inbound.id)
+            if current is None or current.status == "answered":
+                return [] if current is None else current.replies or []
+            if not current.leased:
+                return None  # the other replica gave up (engine down): it stays pending for a retry
+            await asyncio.sleep(0.05)
+        return None
+
+    async def _answer_claimed(self, inbound: Inbound, taken: Taken) -> Replies | None:
+        """The message is ours (claimed, so still pending): answer it and deliver the answer."""
+        replies = await self._answerer.answer(inbound, taken.handed_off)
+        if replies is None:
+            channel = self._channels.get(inbound.channel)
+            delivers_later = channel is not None and not channel.answers_in_response
+            if delivers_later and await self._inbox.attempted(inbound.id) == 1:
+                # Told once that the assistant is down; the message is answered when it is back.
+                await self._delivery.notify(inbound.channel, inbound.reply_to, notices.APOLOGY)
+            return None
+        await self._delivery.answered(inbound, replies)
+        return replies
+
+    def spawn(self, work: Awaitable[Any]) -> None:
+        """Run work in the background, keeping a reference until it finishes."""
+
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("background work failed")
+
+        task = asyncio.ensure_future(run())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def retry_pending(self, batch_size: int = 500) -> int:
+        """Answer the messages stored while the engine was down; return how many were answered.
+
+        The oldest goes first, alone: while the engine is still down one attempt is all a round costs.
+        Then every sender with messages waiting is retried side by side (each sender's own messages in
+        arrival order under its lock, the engine slots bounding the load), batch after batch, so a
+        backlog drains at the engine's pace rather than one message at a time."""
+        answered = 0
+        tried: set[int] = set()
+        while True:
+            batch = [m for m in await self._inbox.pending(batch_size) if m.id not in self.in_flight]
+            if not batch or batch[0].id in tried:
+                return answered
+            tried.update(m.id for m in batch)
+            if await self.answer(batch[0]) is None:
+                return answered
+            answered += 1
+            waiting: dict[str, list[Inbound]] = {}
+            for inbound in batch[1:]:
+                waiting.setdefault(inbound.sender_id, []).append(inbound)
+            # A sender's newest message answers their earlier pending ones first (see `answer`).
+            results = await asyncio.gather(*(self.answer(queue[-1]) for queue in waiting.values()))
+            answered += sum(
+                len(queue)
+                for queue, result in zip(waiting.values(), results, strict=True)
+                if result is not None
+            )
+            if any(result is None for result in results) or len(batch) < batch_size:
+                return answered
+
+    async def retry_forever(self) -> None:
+        """The background loop behind 'the message is not lost'."""
+        while True:
+            await asyncio.sleep(self._settings.retry_interval_seconds)
+            try:
+                await self.retry_pending()
+            except Exception:
+                log.exception("retrying pending messages failed")
+
+    async def drain(self) -> None:
+        """Wait for background answers to finish."""
+        while self.background:
+            await asyncio.gather(*list(self.background), return_exceptions=True)

@@ -18,7 +18,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.gateway import agent
-from bot.gateway.channels import Channel, Channels, default_channels
+from bot.gateway.channels import Channel, Channels
+from bot.gateway.channels.registry import default_channels
 from bot.gateway.engine import EngineClient
 from bot.gateway.errors import api_errors
 from bot.gateway.handoffs import Handoffs

@@ -3,8 +3,8 @@
 A channel is one module with one class implementing `Channel`: its HTTP routes turn a request into an
 `Incoming` message for the pipeline, it renders the engine's replies for its medium (buttons, tables,
 length limits), and, when it answers later rather than in the HTTP response, a `Provider` delivers its
-texts through the outbox. Registering it in `default_channels` (or passing it to `create_app`) is all
-the rest of the gateway needs: the pipeline has no channel branches.
+texts through the outbox. Registering it in `registry.default_channels` (or passing it to `create_app`)
+is all the rest of the gateway needs: the pipeline has no channel branches.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from bot.gateway.outbound import Provider
-    from bot.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -102,14 +101,3 @@ class Channels:
             if provider is not None:
                 found[channel.name] = provider
         return found
-
-
-def default_channels(settings: Settings) -> list[Channel]:
-    """The channels of a standard gateway: the webchat always, WhatsApp when Twilio is configured."""
-    from bot.gateway.channels.webchat import WebchatChannel
-    from bot.gateway.channels.whatsapp import WhatsAppChannel
-
-    channels: list[Channel] = [WebchatChannel(settings)]
-    if settings.twilio_enabled:
-        channels.append(WhatsAppChannel(settings))
-    return channels

@@ -192,6 +192,7 @@ class Outbox:
         failed: tuple[int, str, bool] | None = None
         untried: list[int] = []
         async with self._limit:
+            rows = await self._still_ours(rows)
             for index, (row_id, body, due, claimed) in enumerate(rows):
                 if due > _now():
                     break  # the oldest is not due: keep the order
@@ -233,6 +234,43 @@ class Outbox:
                 log.info("outbound message %s had been accepted (%s): not sent again", row_id, found)
                 return found
         return await provider.send(recipient, body)
+
+    async def _still_ours(self, rows: list[Queued]) -> list[Queued]:
+        """Texts leased when they were queued may have waited for a delivery slot longer than a good part of
+        their lease: renew it before sending, and drop the recipient's run at the first text whose lease
+        ended and went to another replica (it sends them; sending here too would send them twice)."""
+        held = [row.id for row in rows if row.claimed]
+        if not held or min(row.due for row in rows if row.claimed) > _now() - self._lease / 3:
+            return rows
+        renewed = await in_store(self._sessions, self._renew, held)
+        kept: list[Queued] = []
+        for row in rows:
+            if row.claimed and row.id not in renewed:
+                break
+            kept.append(row)
+        return kept
+
+    def _renew(self, row_ids: list[int]) -> set[int]:
+        """Extend this replica's lease on rows it still holds (pending, claimed by it); return their ids."""
+        moment = _now()
+        with self._sessions.begin() as session:
+            session.execute(
+                update(OutboundMessage)
+                .where(
+                    OutboundMessage.id.in_(row_ids),
+                    OutboundMessage.status == "pending",
+                    OutboundMessage.claimed_by == self._owner,
+                    or_(OutboundMessage.claimed_until.is_(None), OutboundMessage.claimed_until >= moment),
+                )
+                .values(claimed_until=moment + self._lease)
+                .execution_options(synchronize_session=False)
+            )
+            query = select(OutboundMessage.id).where(
+                OutboundMessage.id.in_(row_ids),
+                OutboundMessage.claimed_by == self._owner,
+                OutboundMessage.claimed_until > moment,
+            )
+            return set(session.scalars(query))
 
     def _claim(self, row_id: int) -> tuple[bool, datetime | None]:
         """Lease the row and mark it in flight; return whether it was claimed and, when an earlier send

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.answers.notices import OPTIONS_HINT
+from bot.answers.reply import WHATSAPP_LIMIT
 
-WHATSAPP_LIMIT = 1600
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 

@@ -325,3 +325,28 @@ async def test_a_round_leaves_a_recipient_being_sent_to_alone_without_a_trip(
     monkeypatch.setattr(other, "_claim", claim)
     assert await outbox.deliver_due() == 0 and await other.deliver_due() == 0
     assert claims == [] and provider.bodies() == []  # no futile claim, nothing overtakes the first
+
+
+async def test_texts_leased_when_queued_that_waited_past_their_lease_are_never_sent_twice(
+    outbox: Outbox, provider: ScriptedProvider, database_url: str
+) -> None:
+    """The bug behind OUTBOX_CONCURRENCY held at 20: a text leased as it was queued waited for a delivery
+    slot longer than its lease, another replica claimed and sent it, and then this one sent it too."""
+    queued = queue_now(outbox, database_url, ["uno", "dos"])
+    long_ago = datetime.now(UTC) - timedelta(seconds=60)
+    waited = [q._replace(due=long_ago) for q in queued]  # as if they waited a minute for a slot
+    store = make_engine(database_url)
+    with make_sessionmaker(store).begin() as session:  # meanwhile the lease ran out and another took them
+        session.execute(update(OutboundMessage).values(claimed_by="other-replica"))
+    store.dispose()
+    assert await outbox.deliver(WA, TO, waited) == 0
+    assert provider.bodies() == []
+
+
+async def test_texts_leased_when_queued_that_waited_long_renew_their_lease_and_go_out(
+    outbox: Outbox, provider: ScriptedProvider, database_url: str
+) -> None:
+    queued = queue_now(outbox, database_url, ["uno", "dos"])
+    waited = [q._replace(due=datetime.now(UTC) - timedelta(seconds=25)) for q in queued]  # still ours
+    assert await outbox.deliver(WA, TO, waited) == 2
+    assert provider.bodies() == ["uno", "dos"] and provider.lookups == 0

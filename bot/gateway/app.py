@@ -11,11 +11,12 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.gateway import agent
 from bot.gateway.channels import Channel, Channels
@@ -51,9 +52,41 @@ def _broker(settings: Settings) -> Broker:
     )
 
 
-def resources(channels: Channels) -> object:
-    """The cleanup context: open the store, the channels, the engine client and the background loops;
-    close them on shutdown."""
+def assemble(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    http: aiohttp.ClientSession,
+    channels: Channels,
+    broker: Broker,
+) -> Pipeline:
+    """Build the pipeline and its parts, each given every dependency it needs."""
+    outbox = Outbox(
+        sessions,
+        channels.providers(),
+        f"{socket.gethostname()}:{os.getpid()}",
+        concurrency=settings.outbox_concurrency,
+    )
+    inbox = Inbox(sessions, outbox.queue)
+    delivery = Delivery(inbox, outbox, channels)
+    engine = EngineClient(
+        http,
+        settings.engine_url,
+        settings.engine_timeout_seconds,
+        settings.engine_token,
+        actions_url=settings.action_server_url,
+    )
+    stale_after = timedelta(seconds=settings.agent_timeout_seconds)
+    handoffs = Handoffs(HandoffQueue(sessions), inbox, engine, broker, delivery, stale_after)
+    catalogue = CatalogueCache(sessions, settings.catalogue_cache_seconds)
+    answerer = Answerer(settings, engine, handoffs, catalogue)
+    scheduler = Scheduler(settings, inbox, answerer, delivery, channels)
+    limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    return Pipeline(Intake(settings, inbox, limiter), scheduler, outbox, handoffs)
+
+
+def resources(channels: Channels) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The cleanup context: open the store, the channels, the live events and the background loops; close
+    them on shutdown."""
 
     async def run(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
@@ -63,21 +96,6 @@ def resources(channels: Channels) -> object:
         http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
         for channel in channels:
             await channel.open()
-        outbox = Outbox(
-            sessions,
-            channels.providers(),
-            f"{socket.gethostname()}:{os.getpid()}",
-            concurrency=settings.outbox_concurrency,
-        )
-        inbox = Inbox(sessions, outbox.queue)
-        delivery = Delivery(inbox, outbox, channels)
-        engine = EngineClient(
-            http,
-            settings.engine_url,
-            settings.engine_timeout_seconds,
-            settings.engine_token,
-            actions_url=settings.action_server_url,
-        )
         broker = _broker(settings)
         if isinstance(broker, RedisBroker):
             await broker.start()
@@ -85,29 +103,14 @@ def resources(channels: Channels) -> object:
                 log.warning(
                     "live events: Redis at EVENTS_URL is not answering yet; retrying in the background"
                 )
-        handoffs = Handoffs(
-            HandoffQueue(sessions),
-            inbox,
-            engine,
-            broker,
-            delivery,
-            timedelta(seconds=settings.agent_timeout_seconds),
-        )
-        answerer = Answerer(
-            settings, engine, handoffs, CatalogueCache(sessions, settings.catalogue_cache_seconds)
-        )
-        scheduler = Scheduler(settings, inbox, answerer, delivery, channels)
-        intake = Intake(
-            settings, inbox, RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
-        )
-        pipeline = Pipeline(intake, scheduler, outbox)
+        pipeline = assemble(settings, sessions, http, channels, broker)
         app[PIPELINE] = pipeline
-        app[HANDOFFS] = handoffs
+        app[HANDOFFS] = pipeline.handoffs
         app[USERS] = Users(sessions)
         app[DELIVERY_STATUSES] = DeliveryStatuses(sessions)
         workers = [
-            asyncio.create_task(scheduler.retry_forever()),
-            asyncio.create_task(outbox.run_forever()),
+            asyncio.create_task(pipeline.scheduler.retry_forever()),
+            asyncio.create_task(pipeline.outbox.run_forever()),
         ]
         yield
         for worker in workers:
@@ -137,5 +140,5 @@ def create_app(
     agent.add_routes(app)
     if not any(not c.answers_in_response for c in served):
         log.warning("WhatsApp disabled: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM")
-    app.cleanup_ctx.append(resources(served))  # type: ignore[arg-type]
+    app.cleanup_ctx.append(resources(served))
     return app

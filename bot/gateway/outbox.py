@@ -135,6 +135,8 @@ class Outbox:
         self._providers = providers
         self._owner = owner
         self._lease = timedelta(seconds=lease_seconds)
+        # The row operations, each one transaction, run in the store's worker thread.
+        self.rows = OutboxRows(sessions, owner, self._lease)
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
 
@@ -171,7 +173,7 @@ class Outbox:
         queues: dict[tuple[str, str], list[Queued]] = defaultdict(list)
         busy: set[tuple[str, str]] = set()
         for row_id, channel, recipient, body, due, leased_until in await in_store(
-            self._sessions, self._pending
+            self._sessions, self.rows.pending
         ):
             if leased_until is not None and leased_until > now:
                 busy.add((channel, recipient))
@@ -179,10 +181,6 @@ class Outbox:
         ready = {key: rows for key, rows in queues.items() if key not in busy and rows[0].due <= now}
         counts = await asyncio.gather(*(self.deliver(*key, rows) for key, rows in ready.items()))
         return sum(counts)
-
-    def _pending(self) -> list[Pending]:
-        with self._sessions() as session:
-            return pending_rows(session)
 
     async def deliver(self, channel: str, recipient: str, rows: list[Queued]) -> int:
         """Deliver a recipient's pending texts just read from the store, in order, until one is not due or
@@ -198,7 +196,7 @@ class Outbox:
                     break  # the oldest is not due: keep the order
                 uncertain_since = None
                 if not claimed:
-                    claimed, uncertain_since = await in_store(self._sessions, self._claim, row_id)
+                    claimed, uncertain_since = await in_store(self._sessions, self.rows.claim, row_id)
                     if not claimed:
                         break  # another replica is on it (or it went out meanwhile)
                 try:
@@ -213,7 +211,7 @@ class Outbox:
                     break
             if sent or failed:
                 try:
-                    await in_store(self._sessions, self._record, sent, failed, untried)
+                    await in_store(self._sessions, self.rows.record, sent, failed, untried)
                 except Exception:
                     # Still marked in flight: whoever claims them after the lease asks the provider first.
                     log.warning("outbound messages %s: outcome not recorded; they will be checked", sent)
@@ -228,7 +226,7 @@ class Outbox:
         if provider is None:
             raise NoProvider(f"no provider delivers the channel {channel!r} on this gateway")
         if uncertain_since is not None:
-            known = await in_store(self._sessions, self._provider_ids, channel, recipient)
+            known = await in_store(self._sessions, self.rows.provider_ids, channel, recipient)
             found = await provider.find(recipient, body, uncertain_since - CLOCK_SKEW, known)
             if found is not None:
                 log.info("outbound message %s had been accepted (%s): not sent again", row_id, found)
@@ -242,7 +240,7 @@ class Outbox:
         held = [row.id for row in rows if row.claimed]
         if not held or min(row.due for row in rows if row.claimed) > _now() - self._lease / 3:
             return rows
-        renewed = await in_store(self._sessions, self._renew, held)
+        renewed = await in_store(self._sessions, self.rows.renew, held)
         kept: list[Queued] = []
         for row in rows:
             if row.claimed and row.id not in renewed:
@@ -250,7 +248,25 @@ class Outbox:
             kept.append(row)
         return kept
 
-    def _renew(self, row_ids: list[int]) -> set[int]:
+    async def stats(self) -> dict[str, Any]:
+        """Counts by status (diagnostics, soak reports)."""
+        return await in_store(self._sessions, self.rows.stats)
+
+
+class OutboxRows:
+    """The outbox's rows: pending texts, leases, what went out and what failed."""
+
+    def __init__(self, sessions: sessionmaker[Session], owner: str, lease: timedelta) -> None:
+        self._sessions = sessions
+        self._owner = owner
+        self._lease = lease
+
+    def pending(self) -> list[Pending]:
+        """Every text waiting to go out, oldest first."""
+        with self._sessions() as session:
+            return pending_rows(session)
+
+    def renew(self, row_ids: list[int]) -> set[int]:
         """Extend this replica's lease on rows it still holds (pending, claimed by it); return their ids."""
         moment = _now()
         with self._sessions.begin() as session:
@@ -272,7 +288,7 @@ class Outbox:
             )
             return set(session.scalars(query))
 
-    def _claim(self, row_id: int) -> tuple[bool, datetime | None]:
+    def claim(self, row_id: int) -> tuple[bool, datetime | None]:
         """Lease the row and mark it in flight; return whether it was claimed and, when an earlier send
         may have been accepted, since when."""
         moment = _now()
@@ -297,7 +313,7 @@ class Outbox:
             claimed = bool(result.rowcount == 1)  # type: ignore[attr-defined]
             return claimed, _aware(previous) if claimed else None
 
-    def _provider_ids(self, channel: str, recipient: str) -> set[str]:
+    def provider_ids(self, channel: str, recipient: str) -> set[str]:
         """Provider ids already recorded for the recipient (an identical earlier text is not this one)."""
         query = select(OutboundMessage.provider_id).where(
             OutboundMessage.channel == channel,
@@ -307,7 +323,7 @@ class Outbox:
         with self._sessions() as session:
             return {provider_id for provider_id in session.scalars(query) if provider_id}
 
-    def _record(
+    def record(
         self, sent: list[tuple[int, str]], failed: tuple[int, str, bool] | None, untried: list[int]
     ) -> None:
         """Mark texts sent (with the provider's ids) and the one that failed after them, and end the lease
@@ -345,16 +361,12 @@ class Outbox:
                     if refused:  # the provider said no: nothing went out, the next try sends without asking
                         row.in_flight_since = None
 
-    async def stats(self) -> dict[str, Any]:
-        """Counts by status (diagnostics, soak reports)."""
-
-        def run() -> dict[str, Any]:
-            with self._sessions() as session:
-                rows = session.execute(select(OutboundMessage.status, OutboundMessage.attempts))
-                counts: dict[str, Any] = {"pending": 0, "sent": 0, "retried": 0}
-                for status, attempts in rows:
-                    counts[status] += 1
-                    counts["retried"] += 1 if attempts else 0
-                return counts
-
-        return await in_store(self._sessions, run)
+    def stats(self) -> dict[str, Any]:
+        """Counts by status."""
+        with self._sessions() as session:
+            rows = session.execute(select(OutboundMessage.status, OutboundMessage.attempts))
+            counts: dict[str, Any] = {"pending": 0, "sent": 0, "retried": 0}
+            for status, attempts in rows:
+                counts[status] += 1
+                counts["retried"] += 1 if attempts else 0
+            return counts

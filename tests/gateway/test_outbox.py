@@ -168,18 +168,18 @@ async def test_an_identical_earlier_text_is_not_mistaken_for_the_uncertain_one(
 async def test_a_store_failure_after_the_send_does_not_send_it_again(
     outbox: Outbox, provider: ScriptedProvider, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original: Callable[..., None] = outbox._record
+    original: Callable[..., None] = outbox.rows.record
 
     def store_down(*_: Any) -> None:
         raise OSError("database is unreachable")
 
-    monkeypatch.setattr(outbox, "_record", store_down)
+    monkeypatch.setattr(outbox.rows, "record", store_down)
     await outbox.send(WA, TO, ["tu factura de octubre"])  # accepted, but it could not be marked sent
     assert provider.bodies() == ["tu factura de octubre"]
     [row] = outbox_rows(database_url)
     assert row["status"] == "pending" and row["in_flight_since"] is not None
 
-    monkeypatch.setattr(outbox, "_record", original)
+    monkeypatch.setattr(outbox.rows, "record", original)
     assert await outbox.deliver_due() == 0  # still leased: nobody touches it before the lease ends
     make_due(database_url, claimed_until=None)  # the lease ran out (another replica may take it now)
     assert await outbox.deliver_due() == 1
@@ -264,7 +264,7 @@ async def test_an_answer_first_in_line_is_leased_as_it_is_queued_and_sent_withou
     def no_claim(row_id: int) -> None:
         raise AssertionError("a text leased when it was queued is not claimed again")
 
-    monkeypatch.setattr(outbox, "_claim", no_claim)
+    monkeypatch.setattr(outbox.rows, "claim", no_claim)
     assert await outbox.deliver(WA, TO, queued) == 2
     assert provider.bodies() == ["Tu plan es Pro.", "¿Algo más?"] and provider.lookups == 0
     assert [(r["status"], r["in_flight_since"]) for r in outbox_rows(database_url)] == [("sent", None)] * 2
@@ -321,8 +321,8 @@ async def test_a_round_leaves_a_recipient_being_sent_to_alone_without_a_trip(
         claims.append(row_id)
         return False, None
 
-    monkeypatch.setattr(outbox, "_claim", claim)
-    monkeypatch.setattr(other, "_claim", claim)
+    monkeypatch.setattr(outbox.rows, "claim", claim)
+    monkeypatch.setattr(other.rows, "claim", claim)
     assert await outbox.deliver_due() == 0 and await other.deliver_due() == 0
     assert claims == [] and provider.bodies() == []  # no futile claim, nothing overtakes the first
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.gateway.channels import Channel, Incoming
+from bot.gateway.handoffs import Handoffs
 from bot.gateway.inbox import Inbound
 from bot.gateway.outbox import Outbox
 from bot.gateway.pipeline.intake import Accepted, Intake, Refusal
@@ -17,10 +18,12 @@ from bot.gateway.pipeline.scheduling import Scheduler
 class Pipeline:
     """What channels hand messages to."""
 
-    def __init__(self, intake: Intake, scheduler: Scheduler, outbox: Outbox) -> None:
+    def __init__(self, intake: Intake, scheduler: Scheduler, outbox: Outbox, handoffs: Handoffs) -> None:
         self.intake = intake
         self.scheduler = scheduler
         self.outbox = outbox
+        # The hand-off routing the answers go through (the agent console works on it too).
+        self.handoffs = handoffs
 
     async def receive(self, channel: Channel, incoming: Incoming) -> Accepted | Refusal:
         """Take a message in; on a channel that delivers later, start answering it in the background."""

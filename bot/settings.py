@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,6 +53,12 @@ class Settings(BaseSettings):
     # Shared secret of the host application's webchat tokens (HS256) and of anonymous conversation ids.
     jwt_secret: str = "dev-only-change-me-0123456789abcdef"
     jwt_issuer: str | None = None
+    # Origins of the sites allowed to embed the webchat (the widget), e.g. https://www.example.com: they
+    # may frame the chat page (Content-Security-Policy frame-ancestors) and call its API (CORS). Empty:
+    # the chat is never framed by another site.
+    embed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Logs as plain lines ("text") or one JSON object per line ("json", for log shippers).
+    log_format: Literal["text", "json"] = "text"
     # Development mode: a page to pick a demo user and mint a token. Never enable in production.
     dev_mode: bool = False
     dev_token_minutes: int = 480
@@ -84,6 +91,16 @@ class Settings(BaseSettings):
     twilio_whatsapp_from: str | None = None
     # Only for tests and local fakes: send Twilio API requests to this base URL instead of api.twilio.com.
     twilio_api_base: str | None = None
+
+    @field_validator("embed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        """EMBED_ORIGINS=https://a.example,https://b.example (commas or spaces), without trailing slashes."""
+        if isinstance(value, str):
+            value = [part for part in value.replace(",", " ").split() if part]
+        if isinstance(value, list):
+            return [str(origin).rstrip("/") for origin in value]
+        return value
 
     @property
     def twilio_enabled(self) -> bool:

@@ -7,12 +7,14 @@ import logging
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from bot import logs
 from bot.gateway.app import create_app
 from bot.settings import get_settings
 
 
 class PathOnlyAccessLogger(AbstractAccessLogger):
-    """Access log without query strings: the event streams carry a token there."""
+    """Access log without query strings (the event streams carry a token there); the path is written
+    escaped by the log formatter, so `%0D%0A` in a request cannot forge a line."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         """One line per request: method, path, status, seconds."""
@@ -21,10 +23,8 @@ class PathOnlyAccessLogger(AbstractAccessLogger):
 
 def main() -> None:
     """Serve until SIGINT/SIGTERM."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # Twilio's client logs every request with its headers at INFO.
-    logging.getLogger("twilio").setLevel(logging.WARNING)
     settings = get_settings()
+    logs.configure(settings.log_format)
     if settings.dev_mode:
         logging.getLogger("bot.gateway").warning("development mode is ON: anyone can sign in as a demo user")
     web.run_app(

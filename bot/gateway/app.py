@@ -33,6 +33,7 @@ from bot.gateway.pipeline.delivery import Delivery
 from bot.gateway.pipeline.intake import Intake
 from bot.gateway.pipeline.scheduling import Scheduler
 from bot.gateway.ratelimit import RateLimiter
+from bot.gateway.security import security_headers
 from bot.gateway.statuses import DeliveryStatuses
 from bot.gateway.users import Users
 from bot.handoff.events import Broker
@@ -134,6 +135,7 @@ def create_app(
     settings = settings or get_settings()
     app = web.Application(middlewares=[api_errors], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
+    app.on_response_prepare.append(security_headers(settings))  # type: ignore[arg-type]
     served = Channels(default_channels(settings) if channels is None else channels)
     for channel in served:
         channel.add_routes(app)

@@ -233,3 +233,36 @@ def test_a_phone_sized_window_never_scrolls_sideways(phone: Chat) -> None:
     phone.no_horizontal_overflow()
     phone.screenshot("webchat-phone.png")
     assert phone.errors == []
+
+
+QUESTIONS = (
+    "¿qué planes tienen?",
+    "diferencias entre starter y expert",
+    "¿cuántos usuarios trae el Professional?",
+    "¿qué canales tiene el Starter?",
+    "¿cómo puedo pagar?",
+    "¿qué incluye el plan Enterprise?",
+    "¿se acumula el paquete de canales?",
+    "¿cómo agrego una tarjeta?",
+)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1100, 900), (390, 800)], ids=["desktop", "phone"])
+def test_the_page_fits_its_window_with_a_long_conversation(
+    browser: Browser, gateway_url: str, width: int, height: int
+) -> None:
+    """Nothing scrolls past the app: the document is exactly the window's height, the transcript scrolls
+    inside its own box (its screen-reader labels once stretched the page by thousands of pixels)."""
+    for chat in _chat(browser, gateway_url, width, height):
+        chat.open()
+        for question in QUESTIONS:
+            chat.ask(question)
+        sizes = chat.page.evaluate(
+            "() => ({document: document.scrollingElement.scrollHeight, body: document.body.scrollHeight, "
+            "window: window.innerHeight, log: document.querySelector('[data-testid=chat-log]').scrollHeight})"
+        )
+        assert sizes["document"] <= sizes["window"], sizes
+        assert sizes["body"] <= sizes["window"], sizes
+        assert sizes["log"] > sizes["window"], sizes  # the conversation is long: it scrolls inside the log
+        chat.no_horizontal_overflow()
+        assert chat.errors == []

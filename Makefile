@@ -20,8 +20,11 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-ENGINE_EXTRAS := engine/engine_speedups.py engine/engine_speedups.pth engine/engine_tracker_store.py \
-	engine/engine_lock_store.py engine/engine_entity_filter.py
+ENGINE_EXTRAS := engine/engine_speedups.py engine/engine_speedups.pth engine/engine_patch_action_schema.py \
+	engine/engine_patch_model_loading.py engine/engine_patch_prediction.py engine/engine_patch_graph_runner.py \
+	engine/engine_patch_sparse_features.py engine/engine_patch_events.py engine/engine_patch_endpoints.py \
+	engine/engine_policies.py engine/engine_tracker_store.py engine/engine_lock_store.py \
+	engine/engine_entity_filter.py
 
 $(ENGINE)/.installed: requirements-engine.txt $(ENGINE_EXTRAS)
 	@test -n "$(PY310)" || { echo "python3.10 is required for the engine (rasa 3.6 supports 3.8-3.10)"; exit 1; }

@@ -35,7 +35,7 @@ from bench.questions import OURS, STOCK, flat
 from bot.model import engine_executable, model_path
 from bot.serve import Stack, services
 from bot.settings import PROJECT_ROOT, Settings, get_settings
-from tests.e2e.fake_twilio import FakeTwilio
+from testkit.fake_twilio import FakeTwilio
 
 PUBLIC_URL = "https://bot.bench.example"
 WHATSAPP_FROM = "whatsapp:+14155238886"

@@ -64,8 +64,16 @@ class Settings(BaseSettings):
     dev_token_minutes: int = 480
     max_message_chars: int = 2000
     max_body_bytes: int = 64 * 1024
-    rate_limit_per_second: float = 1.0
-    rate_limit_burst: int = 8
+    # Each conversation and each client (the address of anonymous traffic, the signed-in user, the WhatsApp
+    # number) may send `burst` messages at once, then about `per_second` a second.
+    rate_limit_per_second: float = Field(default=1.0, gt=0)
+    rate_limit_burst: int = Field(default=8, ge=1)
+    # Redis keeping the limits' windows, shared by the gateway replicas (default: EVENTS_URL, the scale-out's
+    # Redis; neither set: each process counts in memory).
+    rate_limit_url: str | None = None
+    # Proxies in front of the gateway whose X-Forwarded-For entries are trusted: 0 (the default) uses the
+    # connection's own address; 1 behind one load balancer (its entry is the client's), and so on.
+    trusted_proxy_hops: int = Field(default=0, ge=0)
     # Messages one gateway has at the engine at once (the rest wait, stored and in order).
     engine_concurrency: int = 16
     # How long the gateway waits for the engine before apologising (Twilio allows 15 s per webhook).
@@ -101,6 +109,11 @@ class Settings(BaseSettings):
         if isinstance(value, list):
             return [str(origin).rstrip("/") for origin in value]
         return value
+
+    @property
+    def rate_limit_storage_url(self) -> str | None:
+        """Where the rate limits are counted: RATE_LIMIT_URL, else EVENTS_URL, else in memory (None)."""
+        return self.rate_limit_url or self.events_url
 
     @property
     def twilio_enabled(self) -> bool:

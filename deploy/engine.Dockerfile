@@ -4,7 +4,11 @@ FROM python:3.10-slim AS train
 WORKDIR /app
 COPY requirements-engine.txt ./
 RUN pip install --no-cache-dir -r requirements-engine.txt
-COPY engine/engine_speedups.py engine/engine_speedups.pth engine/engine_tracker_store.py engine/engine_lock_store.py \
+# The speed-ups' loader (.pth and engine_speedups.py), one module per speed-up, our policy, stores and NLU component.
+COPY engine/engine_speedups.py engine/engine_speedups.pth engine/engine_patch_action_schema.py \
+    engine/engine_patch_model_loading.py engine/engine_patch_prediction.py engine/engine_patch_graph_runner.py \
+    engine/engine_patch_sparse_features.py engine/engine_patch_events.py engine/engine_patch_endpoints.py \
+    engine/engine_policies.py engine/engine_tracker_store.py engine/engine_lock_store.py \
     engine/engine_entity_filter.py \
     /usr/local/lib/python3.10/site-packages/
 COPY config.yml domain.yml credentials.yml ./

@@ -1,1 +1,1 @@
-"""The soak run (`python -m soak`) and the reliability harness it shares with tests/reliability."""
+"""The soak run (`python -m soak`): the testing kit's stack, load and audit (testkit/), for minutes on end."""

@@ -35,8 +35,10 @@ from sqlalchemy import create_engine, text
 from bot.answers.notices import APOLOGY
 from bot.model import model_path
 from bot.settings import PROJECT_ROOT
-from soak.harness import WEBCHAT, WHATSAPP, Audit, Load, Ports, Topology, audit, wait_until
-from tests.reliability.fake_twilio_control import ControlledTwilio
+from testkit.audit import Audit, audit
+from testkit.fake_twilio import FakeTwilio
+from testkit.load import WEBCHAT, WHATSAPP, Load
+from testkit.stack import Ports, Topology, wait_until
 
 PORTS = Ports(engine=6405, actions=6455, gateway=9400)
 SCALED_PORTS = Ports(engine=6415, actions=6465, gateway=9410)
@@ -98,7 +100,7 @@ def _postgres_database() -> Iterator[tuple[str, str]]:
         admin.dispose()
 
 
-def _topology(args: argparse.Namespace, resources: ExitStack, twilio: ControlledTwilio) -> Topology:
+def _topology(args: argparse.Namespace, resources: ExitStack, twilio: FakeTwilio) -> Topology:
     """The stack to soak, on its own ports and fresh stores."""
     ports = SCALED_PORTS if args.scaled else PORTS
     wanted = [ports.engine, ports.actions, *(ports.gateway + i for i in range(2 if args.scaled else 1))]
@@ -280,7 +282,7 @@ def run(args: argparse.Namespace) -> int:
     faults = [Fault("engine kill"), Fault("twilio 500 burst")] if args.faults else []
     stop = threading.Event()
     with ExitStack() as resources:
-        twilio = ControlledTwilio("AC" + secrets.token_hex(16), secrets.token_hex(16))
+        twilio = FakeTwilio("AC" + secrets.token_hex(16), secrets.token_hex(16))
         resources.enter_context(twilio.running())
         stack = _topology(args, resources, twilio)
         resources.callback(stack.close)

@@ -26,13 +26,13 @@ from bot.gateway.errors import api_errors
 from bot.gateway.handoffs import Handoffs
 from bot.gateway.inbox import Inbox
 from bot.gateway.keys import DELIVERY_STATUSES, HANDOFFS, PIPELINE, SETTINGS, USERS
+from bot.gateway.limits import ClientLimits
 from bot.gateway.outbox import Outbox
 from bot.gateway.pipeline import Pipeline
 from bot.gateway.pipeline.answering import Answerer
 from bot.gateway.pipeline.delivery import Delivery
 from bot.gateway.pipeline.intake import Intake
 from bot.gateway.pipeline.scheduling import Scheduler
-from bot.gateway.ratelimit import RateLimiter
 from bot.gateway.security import security_headers
 from bot.gateway.statuses import DeliveryStatuses
 from bot.gateway.users import Users
@@ -81,8 +81,7 @@ def assemble(
     catalogue = CatalogueCache(sessions, settings.catalogue_cache_seconds)
     answerer = Answerer(settings, engine, handoffs, catalogue)
     scheduler = Scheduler(settings, inbox, answerer, delivery, channels)
-    limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
-    return Pipeline(Intake(settings, inbox, limiter), scheduler, outbox, handoffs)
+    return Pipeline(Intake(settings, inbox, ClientLimits(settings)), scheduler, outbox, handoffs)
 
 
 def resources(channels: Channels) -> Callable[[web.Application], AsyncIterator[None]]:

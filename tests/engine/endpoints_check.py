@@ -3,7 +3,7 @@ server) against a local HTTP server that records which connection each request c
 
 Prints "ok <connections of the calls made one by one> <connections> <requests>" and exits 0 when every
 answer came back as Rasa returns it (JSON, and a ClientResponseError for an error status); with
-engine_speedups the calls share one connection and the session is closed when the server stops
+engine_patch_endpoints the calls share one connection and the session is closed when the server stops
 (`close_resources`).
 
 Usage: python tests/engine/endpoints_check.py
@@ -53,11 +53,13 @@ async def check() -> str:
         one_by_one = len(set(peers))
         answers = await asyncio.gather(*(endpoint.request(json={"n": n}, method="post") for n in range(5)))
         assert [a["responses"][0]["text"] for a in answers] == [f"eco {n}" for n in range(5)]
-        speedups = sys.modules.get("engine_speedups")
-        if speedups is not None and speedups.ENABLED:
-            [kept] = speedups._KEPT_SESSIONS[asyncio.get_running_loop()].values()
+        patched = EndpointConfig.session.__module__ == "engine_patch_endpoints"
+        assert patched == (run.close_resources.__module__ == "engine_patch_endpoints")
+        if patched:
+            patch = sys.modules["engine_patch_endpoints"]
+            [kept] = patch._KEPT_SESSIONS[asyncio.get_running_loop()].values()
             await run.close_resources(SimpleNamespace(ctx=SimpleNamespace()), asyncio.get_running_loop())
-            assert kept.closed and asyncio.get_running_loop() not in speedups._KEPT_SESSIONS
+            assert kept.closed and asyncio.get_running_loop() not in patch._KEPT_SESSIONS
     finally:
         await runner.cleanup()
     return f"ok {one_by_one} {len(set(peers))} {len(peers)}"

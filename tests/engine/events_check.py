@@ -33,7 +33,7 @@ def decide(resolve: Any, name: str, default: Any = None) -> Any:
 
 
 def main() -> int:
-    assert events.Event.resolve_by_type.__module__ == "engine_speedups", "Event is not patched"
+    assert events.Event.resolve_by_type.__module__ == "engine_patch_events", "Event is not patched"
     names = [*sorted({cls.type_name for cls in all_subclasses(events.Event)}), "topic", "no_such", ""]
     compared = 0
     for _ in range(2):  # the second time from memory

@@ -1,10 +1,12 @@
 """Run by the engine's Python: parse messages with a trained model and print what the NLU predicted.
 
 The end-to-end test runs it with and without the engine's speed-ups (ENGINE_SPEEDUPS: the fast model
-loading and the direct call of DIET's prediction graph among them) and compares: the same intents,
-confidences and entities either way.
+loading of engine_patch_model_loading and the direct call of DIET's prediction graph of
+engine_patch_prediction among them) and compares: the same intents, confidences and entities either way.
+It also checks engine_patch_graph_runner: the graph runner's remembered schemas equal the ones Rasa
+computes, for the targets the runs used, every node alone and none.
 
-Usage: python tests/engine/model_load_check.py MODEL.tar.gz NLU_YAML_FOLDER
+Usage: python tests/engine/model_load_check.py MODEL.tar.gz NLU_YAML_FOLDER OUT_JSON
 """
 
 from __future__ import annotations
@@ -36,10 +38,33 @@ async def predictions(model: str, folder: str) -> list[dict]:
             }
         )
     print(json.dumps({"load_seconds": round(loaded, 2)}), file=sys.stderr)
-    import engine_speedups
+    import engine_patch_prediction
+    from rasa.utils.tensorflow.models import RasaModel
 
-    # How many prediction graphs were called directly (0 when the speed-ups are off).
-    return [{"direct_graphs": len(engine_speedups._concrete)}, *found]
+    return [
+        {
+            # How many prediction graphs were called directly (0 when the speed-ups are off).
+            "direct_graphs": len(engine_patch_prediction._concrete),
+            "fast_load": RasaModel.load.__func__.__module__ == "engine_patch_model_loading",
+            "graph_runner": remembered_schemas(agent),
+        },
+        *found,
+    ]
+
+
+def remembered_schemas(agent: Agent) -> bool:
+    """Whether the agent's graph runner remembers its minimal schemas; asserts that every one it gives
+    (computed, then remembered) equals the schema Rasa computes."""
+    from rasa.engine.graph import GraphSchema
+
+    assert agent.processor is not None
+    schema = agent.processor.graph_runner._graph_schema  # type: ignore[attr-defined]
+    metadata = agent.processor.model_metadata
+    targets = [None, [metadata.nlu_target], [metadata.core_target], *([name] for name in schema.nodes)]
+    for _ in range(2):  # the second time from memory
+        for target in targets:
+            assert schema.minimal_graph_schema(target) == GraphSchema.minimal_graph_schema(schema, target)
+    return "minimal_graph_schema" in vars(schema)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,20 @@
-"""Run by the engine's Python: the engine's action-response validation decides exactly as jsonschema.
+"""Run by the engine's Python: the engine's action-response validation decides exactly as Rasa's.
 
-Validates Rasa's action-response schema against valid responses (every event type) and many broken
-ones, through engine_speedups.validate and through jsonschema's own validate; prints "ok N" when both
-accept and reject the same responses with the same error messages.
+Validates Rasa's action-response schema against valid responses (every event type) and many broken ones
+through `RemoteAction._validate_action_result` as engine_patch_action_schema patches it and as Rasa wrote
+it (which calls `jsonschema.validate`, untouched), and through engine_patch_action_schema.validate and
+jsonschema's own validate; prints "ok N" when both accept and reject the same responses with the same
+error messages (Rasa's suffix included).
 """
 
 from __future__ import annotations
 
 import copy
 import sys
+from typing import Any
 
-import engine_speedups
+import engine_patch_action_schema as patch
+import jsonschema
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 
@@ -60,12 +64,21 @@ BROKEN = [
 ]
 
 
-def decide(validate: object, instance: object) -> str | None:
+def decide(validate: Any, instance: object) -> str | None:
     try:
-        validate(instance, RemoteAction.action_response_format_spec())  # type: ignore[operator]
+        validate(instance, RemoteAction.action_response_format_spec())
     except ValidationError as error:
         return error.message
     return None
+
+
+def decide_as_rasa(method: Any, instance: object) -> str | bool:
+    """What `RemoteAction._validate_action_result` returns, or the message of the error it raises."""
+    action = RemoteAction("action_check", None)
+    try:
+        return bool(method(action, instance))
+    except ValidationError as error:
+        return error.message
 
 
 def main() -> int:
@@ -76,23 +89,31 @@ def main() -> int:
                 broken = copy.deepcopy(event)
                 del broken[field]
                 cases.append({"events": [broken]})
+    assert RemoteAction._validate_action_result.__module__ == "engine_patch_action_schema", "not patched"
+    rasas = patch.rasas_validate_action_result
+    assert rasas is not None and rasas.__module__ == "rasa.core.actions.action"
+    original_validate = jsonschema.validate
+    assert original_validate.__module__ == "jsonschema.validators"
     for _ in range(3):  # twice more: the cached validators decide as the first time
         for case in cases:
-            ours, theirs = (
-                decide(engine_speedups.validate, case),
-                decide(engine_speedups._original_validate, case),
-            )
+            ours, theirs = decide(patch.validate, case), decide(original_validate, case)
             assert ours == theirs, (case, ours, theirs)
+            ours_rasa = decide_as_rasa(RemoteAction._validate_action_result, case)
+            theirs_rasa = decide_as_rasa(rasas, case)
+            assert ours_rasa == theirs_rasa, (case, ours_rasa, theirs_rasa)
+            assert ours_rasa is True or "Failed to validate Action server response" in str(ours_rasa)
+    assert jsonschema.validate is original_validate, "jsonschema.validate was replaced"
     # Valid responses are accepted by the compiled check alone: jsonschema is not asked again.
-    before = engine_speedups.fallbacks
+    before = patch.fallbacks
     for response in VALID:
-        assert decide(engine_speedups.validate, response) is None
-    assert engine_speedups.fallbacks == before, "a valid response fell back to jsonschema"
+        assert decide(patch.validate, response) is None
+        assert decide_as_rasa(RemoteAction._validate_action_result, response) is True
+    assert patch.fallbacks == before, "a valid response fell back to jsonschema"
     # Rasa's schema for action responses is one object (found by identity, no key to build).
     assert RemoteAction.action_response_format_spec() is RemoteAction.action_response_format_spec()
-    accepted = sum(decide(engine_speedups.validate, case) is None for case in cases)
+    accepted = sum(decide(patch.validate, case) is None for case in cases)
     assert accepted >= len(VALID) and accepted < len(cases), accepted
-    assert engine_speedups.fastjsonschema is not None, "fastjsonschema is not installed in the engine"
+    assert patch.fastjsonschema is not None, "fastjsonschema is not installed in the engine"
     print(f"ok {len(cases)} responses, {accepted} valid")
     return 0
 

@@ -1,4 +1,5 @@
-"""Run by the engine's Python: `engine_speedups.hstack_coo` builds exactly what `scipy.sparse.hstack` does.
+"""Run by the engine's Python: `engine_patch_sparse_features.hstack_coo` builds exactly what
+`scipy.sparse.hstack` does.
 
 Random COO matrices (what Rasa's featurizers make) of several dtypes and shapes (empty ones too), compared
 entry by entry, with the same dtypes, index dtypes, order and flags; then Rasa's Features, patched, combine
@@ -10,7 +11,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from engine_speedups import hstack_coo
+from engine_patch_sparse_features import hstack_coo
 from scipy import sparse
 
 FORMATS = ("coo", "csr", "csc", "lil", "dok")
@@ -43,7 +44,8 @@ def main() -> int:
     # Through Rasa's Features (patched): every pair of formats gives what scipy's hstack gives.
     from rasa.shared.nlu.training_data.features import Features
 
-    assert Features._combine_sparse_features.__module__ == "engine_speedups", "Features is not patched"
+    patched = Features._combine_sparse_features.__module__ == "engine_patch_sparse_features"
+    assert patched, "Features is not patched"
 
     for fmt_l in FORMATS:
         for fmt_r in FORMATS:

@@ -1,5 +1,6 @@
-"""The engine's cached and compiled validation of action responses (engine/engine_speedups.py) accepts and
-rejects exactly what jsonschema does, with the same error messages: a check run by the engine's Python."""
+"""The engine's cached and compiled validation of action responses (engine/engine_patch_action_schema.py)
+accepts and rejects exactly what Rasa's own call site and jsonschema do, with the same error messages: a
+check run by the engine's Python."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ def test_validation_decides_as_jsonschema() -> None:
 def test_engine_speedups_off_leaves_rasa_untouched() -> None:
     probe = (
         "import sys, jsonschema, engine_speedups; "
-        "assert jsonschema.validate is engine_speedups._original_validate; "
-        "assert not any(type(f).__name__ == '_PatchOnImport' for f in sys.meta_path); print('ok stock')"
+        "assert not any(type(f).__name__ == 'PatchOnImport' for f in sys.meta_path); "
+        "from rasa.core.actions.action import RemoteAction; "
+        "assert RemoteAction._validate_action_result.__module__ == 'rasa.core.actions.action'; "
+        "assert jsonschema.validate is jsonschema.validators.validate; print('ok stock')"
     )
     run_in_engine("-c", probe, env={"ENGINE_SPEEDUPS": "0"})

@@ -1,4 +1,4 @@
-"""The engine's calls to the action server (engine/engine_speedups.py, 9) reuse one connection, with the
+"""The engine's calls to the action server (engine/engine_patch_endpoints.py) reuse one connection, with the
 same answers and errors as Rasa's own: a check run by the engine's Python, with and without the patch."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The engine's remembered event classes (engine/engine_speedups.py) resolve every event name as Rasa's
+"""The engine's remembered event classes (engine/engine_patch_events.py) resolve every event name as Rasa's
 own lookup does, also after a new event class is defined: a check run by the engine's Python."""
 
 from __future__ import annotations

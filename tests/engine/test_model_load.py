@@ -1,4 +1,5 @@
-"""The engine's fast model loading and direct prediction graph call (engine/engine_speedups.py) predict
+"""The engine's fast model loading, direct prediction graph call and remembered graph schemas
+(engine/engine_patch_model_loading.py, engine_patch_prediction.py, engine_patch_graph_runner.py) predict
 exactly what Rasa does: every message of the held-out NLU test set gets the same intent, confidence and
 entities."""
 
@@ -28,6 +29,8 @@ def test_fast_loading_predicts_exactly_what_rasas_loading_does(tmp_path: Path) -
     if not model_path().exists():
         pytest.fail("no trained model: run `make model`")
     rasas, ours = _predict(False, tmp_path / "rasa.json"), _predict(True, tmp_path / "fast.json")
-    assert rasas[0] == {"direct_graphs": 0} and ours[0] == {"direct_graphs": 1}, (rasas[0], ours[0])
+    stock = {"direct_graphs": 0, "fast_load": False, "graph_runner": False}
+    fast = {"direct_graphs": 1, "fast_load": True, "graph_runner": True}
+    assert rasas[0] == stock and ours[0] == fast, (rasas[0], ours[0])
     assert len(ours) == len(rasas) > 200
     assert ours[1:] == rasas[1:]

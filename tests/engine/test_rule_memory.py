@@ -1,5 +1,6 @@
-"""The engine's remembered rule matching (engine/engine_speedups.py) finds exactly the rules RulePolicy
-computes, on every turn of every test story: a check run by the engine's Python."""
+"""The engine's remembered rule matching (`engine_policies.MemoRulePolicy`, named in config.yml) finds
+exactly the rules RulePolicy computes, on every turn of every test story: a check run by the engine's
+Python."""
 
 from __future__ import annotations
 

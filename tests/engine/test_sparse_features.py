@@ -1,5 +1,5 @@
-"""The engine's direct side-by-side assembly of sparse features (engine/engine_speedups.py) builds exactly
-the matrices scipy's hstack builds: a check run by the engine's Python."""
+"""The engine's direct side-by-side assembly of sparse features (engine/engine_patch_sparse_features.py)
+builds exactly the matrices scipy's hstack builds: a check run by the engine's Python."""
 
 from __future__ import annotations
 

@@ -16,7 +16,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pytest_aiohttp.plugin import AiohttpClient, AiohttpServer
 from sqlalchemy import inspect, select, text
-from twilio.request_validator import RequestValidator
 
 from bot.answers.billing import card_data_warning
 from bot.answers.question import Question
@@ -30,15 +29,8 @@ from bot.store.db import make_engine, make_sessionmaker
 from bot.store.demo import seed_demo
 from bot.store.migrate import upgrade
 from bot.store.models import InboundMessage
-from tests.twilio_api import (
-    MESSAGES_PATH,
-    created_response,
-    error_response,
-    message_json,
-    new_sid,
-    page_response,
-    page_size,
-)
+from testkit.fake_twilio import FakeTwilio
+from testkit.signing import twilio_signature
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "test-twilio-auth-token-0123456789"
@@ -203,57 +195,12 @@ async def engine(aiohttp_server: AiohttpServer) -> AsyncIterator[FakeEngine]:
 
 
 # --- the fake Twilio REST API ---------------------------------------------------------------------------
-@dataclass
-class FakeTwilio:
-    """Twilio's Messages resource: records every outbound message, or fails with 500."""
-
-    url: str = ""
-    fail: bool = False
-    sent: list[dict[str, str]] = field(default_factory=list)
-    refused: int = 0
-    auth: list[aiohttp.BasicAuth | None] = field(default_factory=list)
-    created: list[dict[str, Any]] = field(default_factory=list)  # Message resources, newest first
-
-    @property
-    def bodies(self) -> list[str]:
-        """The texts sent, in order."""
-        return [m["Body"] for m in self.sent]
-
-    async def create_message(self, request: web.Request) -> web.Response:
-        account = request.match_info["sid"]
-        header = request.headers.get("Authorization")
-        self.auth.append(aiohttp.BasicAuth.decode(header) if header else None)
-        if self.fail:
-            self.refused += 1
-            return error_response(500, 20500, "Internal Server Error")
-        form = {k: str(v) for k, v in (await request.post()).items()}
-        if not form.get("Body"):
-            return error_response(400, 21619, "A text message body or media urls must be specified.")
-        self.sent.append({**form, "AccountSid": account})
-        message = message_json(
-            account, new_sid(), form.get("To", ""), form.get("From", ""), form.get("Body", "")
-        )
-        self.created.insert(0, message)
-        return created_response(message)
-
-    async def list_messages(self, request: web.Request) -> web.Response:
-        account = request.match_info["sid"]
-        if self.fail:
-            return error_response(500, 20500, "Internal Server Error")
-        to = request.query.get("To")
-        found = [m for m in self.created if to in (None, m["to"])]
-        return page_response(account, found, page_size(request))
-
-
 @pytest.fixture
 async def twilio(aiohttp_server: AiohttpServer) -> FakeTwilio:
-    """The fake Twilio REST API on loopback."""
-    fake = FakeTwilio()
-    app = web.Application()
-    app.router.add_post(MESSAGES_PATH, fake.create_message)
-    app.router.add_get(MESSAGES_PATH, fake.list_messages)
-    server: TestServer = await aiohttp_server(app)
-    fake.url = str(server.make_url("")).rstrip("/")
+    """The fake Twilio REST API (testkit/fake_twilio.py) on loopback, in the test's own loop."""
+    fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN)
+    server: TestServer = await aiohttp_server(fake.app())
+    fake.host, fake.port = server.host, server.port
     return fake
 
 
@@ -350,7 +297,7 @@ def card_notice() -> str:
 
 def sign(path: str, params: dict[str, str], *, base: str = PUBLIC_URL, token: str = AUTH_TOKEN) -> str:
     """The X-Twilio-Signature Twilio computes for these form params posted to base + path."""
-    return str(RequestValidator(token).compute_signature(base + path, params))
+    return twilio_signature(token, base + path, params)
 
 
 def incoming(body: str = "hola", phone: str = ANA_PHONE, **extra: str) -> dict[str, str]:
@@ -381,7 +328,7 @@ def start_gateway(
     """Start a gateway against the fakes; keyword arguments override settings."""
 
     async def start(**overrides: Any) -> Gateway:
-        settings = make_settings(database_url, engine.url, twilio.url, **overrides)
+        settings = make_settings(database_url, engine.url, twilio.base_url, **overrides)
         # No cookie jar: the tests send the conversation cookie themselves, explicitly.
         client = await aiohttp_client(create_app(settings), cookie_jar=aiohttp.DummyCookieJar())
         return Gateway(client, settings)

@@ -37,10 +37,10 @@ from bot.handoff.triggers import REASONS
 from bot.settings import Settings
 from bot.store.db import make_engine, make_sessionmaker
 from bot.store.models import User
+from testkit.fake_twilio import FakeTwilio
 from tests.gateway.conftest import (
     ANA_PHONE,
     WHATSAPP_PATH,
-    FakeTwilio,
     incoming,
     make_settings,
     rows,
@@ -361,7 +361,9 @@ async def start_hub(
 
     async def start(**overrides: Any) -> Hub:
         engine = await start_engine(aiohttp_server)
-        settings = make_settings(database_url, engine.url, twilio.url, engine_token=ENGINE_TOKEN, **overrides)
+        settings = make_settings(
+            database_url, engine.url, twilio.base_url, engine_token=ENGINE_TOKEN, **overrides
+        )
         client = await aiohttp_client(create_app(settings), cookie_jar=aiohttp.DummyCookieJar())
         hub = Hub(client, settings, engine, twilio, database_url)
         hubs.append(hub)

@@ -19,7 +19,8 @@ from bot.gateway.outbox import Outbox, Queued
 from bot.gateway.twilio_out import RedirectingHttpClient, TwilioProvider
 from bot.store.db import make_engine, make_sessionmaker
 from bot.store.models import OutboundMessage
-from tests.gateway.conftest import FakeTwilio, make_settings, rows
+from testkit.fake_twilio import FakeTwilio
+from tests.gateway.conftest import make_settings, rows
 
 WA = "whatsapp"
 TO = "whatsapp:+5215510000001"
@@ -208,8 +209,8 @@ async def test_when_the_check_itself_fails_nothing_is_sent_until_it_succeeds(
 async def test_twilio_provider_finds_what_it_sent_and_only_that(
     twilio: FakeTwilio, database_url: str
 ) -> None:
-    settings = make_settings(database_url, "http://127.0.0.1:9", twilio.url)
-    http = RedirectingHttpClient(twilio.url)
+    settings = make_settings(database_url, "http://127.0.0.1:9", twilio.base_url)
+    http = RedirectingHttpClient(twilio.base_url)
     try:
         twilio_api = TwilioProvider(settings, http)
         before = datetime.now(UTC) - timedelta(seconds=5)
@@ -228,13 +229,13 @@ async def test_twilio_provider_finds_what_it_sent_and_only_that(
 
 
 async def test_twilio_provider_tells_a_refusal_from_an_outage(twilio: FakeTwilio, database_url: str) -> None:
-    settings = make_settings(database_url, "http://127.0.0.1:9", twilio.url)
-    http = RedirectingHttpClient(twilio.url)
+    settings = make_settings(database_url, "http://127.0.0.1:9", twilio.base_url)
+    http = RedirectingHttpClient(twilio.base_url)
     try:
         twilio_api = TwilioProvider(settings, http)
         with pytest.raises(Refused):
             await twilio_api.send(TO, "")  # Twilio's 400: no body
-        twilio.fail = True
+        twilio.fail()
         with pytest.raises(Exception) as outage:
             await twilio_api.send(TO, "hola")
         assert not isinstance(outage.value, Refused)

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from testkit.fake_twilio import FakeTwilio
 from tests.gateway.conftest import (
     ANA_PHONE,
     FakeEngine,
-    FakeTwilio,
     Gateway,
     card_notice,
     every_stored_value,

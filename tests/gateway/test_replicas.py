@@ -10,10 +10,10 @@ import sqlalchemy.exc
 
 from bot.gateway.inbox import Inbox
 from bot.store.db import make_engine, make_sessionmaker
+from testkit.fake_twilio import FakeTwilio
 from tests.gateway.conftest import (
     ANA_PHONE,
     FakeEngine,
-    FakeTwilio,
     Gateway,
     StartGateway,
     inbound,
@@ -47,7 +47,7 @@ async def test_both_replicas_retrying_the_same_backlog_answer_each_message_once_
 
     engine.mode = "ok"
     engine.received.clear()
-    twilio.sent.clear()
+    twilio.clear()
     await asyncio.gather(first.pipeline.retry_pending(), second.pipeline.retry_pending())
     await asyncio.gather(first.settle(), second.settle())
     assert engine.messages == texts  # each once, in arrival order
@@ -88,7 +88,7 @@ async def test_a_large_backlog_is_retried_senders_side_by_side_each_in_order(
     engine.mode = "ok"
     engine.received.clear()
     engine.delays = {text: 0.02 for queue in texts.values() for text in queue}
-    twilio.sent.clear()
+    twilio.clear()
     assert await gateway.pipeline.retry_pending(batch_size=50) == 120  # several batches, one call
     await gateway.settle()
     assert all(row.status == "answered" for row in inbound(gateway.settings.database_url))
@@ -121,7 +121,7 @@ async def test_an_answer_is_queued_with_its_message_marked_answered_so_a_failure
     gateway: Gateway, engine: FakeEngine, twilio: FakeTwilio
 ) -> None:
     # Twilio is down when the answer is ready: the message is answered and its text waits in the outbox.
-    twilio.fail = True
+    twilio.fail()
     assert (await gateway.webhook(incoming("cuantos usuarios trae el expert"))).status == 200
     await gateway.settle()
     [message] = inbound(gateway.settings.database_url)
@@ -130,7 +130,7 @@ async def test_an_answer_is_queued_with_its_message_marked_answered_so_a_failure
     assert queued["status"] == "pending" and queued["body"] == "eco: cuantos usuarios trae el expert"
     # A retry round finds nothing to answer again, and the outbox sends the text once Twilio is back.
     assert await gateway.pipeline.retry_pending() == 0
-    twilio.fail = False
+    twilio.recover()
     await asyncio.sleep(1.1)  # the outbox's first backoff
     await gateway.settle()
     assert twilio.bodies == ["eco: cuantos usuarios trae el expert"]

@@ -10,6 +10,7 @@ from bot.answers.notices import APOLOGY, EMPTY, LOCATION, MEDIA_ONLY
 from bot.answers.notices import RATE_LIMITED as RATE_LIMIT_MESSAGE
 from bot.gateway.outbox import backoff
 from bot.gateway.render import WHATSAPP_LIMIT
+from testkit.fake_twilio import FakeTwilio
 from tests.gateway.conftest import (
     ACCOUNT_SID,
     ANA_PHONE,
@@ -21,7 +22,6 @@ from tests.gateway.conftest import (
     WHATSAPP_FROM,
     WHATSAPP_PATH,
     FakeEngine,
-    FakeTwilio,
     Gateway,
     StartGateway,
     inbound,
@@ -365,7 +365,7 @@ async def test_while_the_engine_is_down_the_user_gets_one_apology_and_later_the_
 async def test_a_twilio_failure_keeps_the_message_and_the_webhook_succeeds(
     gateway: Gateway, engine: FakeEngine, twilio: FakeTwilio
 ) -> None:
-    twilio.fail = True
+    twilio.fail()
     response = await gateway.webhook(incoming("hola"))
     assert response.status == 200
     await gateway.settle()
@@ -373,11 +373,15 @@ async def test_a_twilio_failure_keeps_the_message_and_the_webhook_succeeds(
     # The engine's answer is kept in the outbox; the message itself is answered and not asked again.
     assert inbound(gateway.settings.database_url)[0].status == "answered"
     [queued] = rows(gateway.settings.database_url, "outbound_messages")
-    assert (queued["status"], queued["body"], queued["attempts"]) == ("pending", "eco: hola", twilio.refused)
+    assert (queued["status"], queued["body"], queued["attempts"]) == (
+        "pending",
+        "eco: hola",
+        len(twilio.refused()),
+    )
     asked = len(engine.received)
     assert await gateway.pipeline.retry_pending() == 0
 
-    twilio.fail = False
+    twilio.recover()
     await asyncio.sleep(backoff(queued["attempts"]) + 0.1)  # the retry waits for its backoff
     await gateway.settle()
     assert twilio.bodies == ["eco: hola"]
@@ -392,11 +396,11 @@ async def test_outbound_texts_to_one_recipient_keep_their_order_across_a_failure
     gateway: Gateway, twilio: FakeTwilio
 ) -> None:
     outbox = gateway.pipeline.outbox
-    twilio.fail = True
+    twilio.fail()
     for text in ("uno", "dos", "tres"):
         await outbox.send("whatsapp", "whatsapp:+5215599990000", [text])
     assert twilio.sent == []
-    twilio.fail = False
+    twilio.recover()
     await asyncio.sleep(backoff(1) + 0.1)
     await gateway.settle()
     assert twilio.bodies == ["uno", "dos", "tres"]

@@ -23,6 +23,7 @@ from aiohttp.test_utils import TestServer
 from bot.gateway import tokens
 from bot.gateway.__main__ import PathOnlyAccessLogger
 from bot.gateway.app import create_app
+from testkit.fake_twilio import FakeTwilio
 from tests.gateway.conftest import (
     ACCOUNT_SID,
     ANA_PHONE,
@@ -32,7 +33,6 @@ from tests.gateway.conftest import (
     WHATSAPP_FROM,
     WHATSAPP_PATH,
     FakeEngine,
-    FakeTwilio,
     Gateway,
     StartGateway,
     inbound,
@@ -559,7 +559,7 @@ async def test_the_access_token_in_a_query_string_is_not_logged(
     """The event streams take the token in the query string: the access log (the production one) and the
     gateway's own logs never repeat it."""
     caplog.set_level("DEBUG")
-    server = TestServer(create_app(make_settings(database_url, engine.url, twilio.url)))
+    server = TestServer(create_app(make_settings(database_url, engine.url, twilio.base_url)))
     await server.start_server(access_log_class=PathOnlyAccessLogger)  # as `python -m bot.gateway` runs it
     client = await aiohttp_client(server, cookie_jar=aiohttp.DummyCookieJar())
     token = token_for(ANA)

@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 import pytest
 
 from bot.gateway import tokens
+from testkit.fake_twilio import FakeTwilio
 from tests.gateway.conftest import (
     ANA_PHONE,
     FakeEngine,
-    FakeTwilio,
     Gateway,
     StartGateway,
     card_notice,

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from bot.gateway import tokens
 from bot.store.demo import DEMO_ACCOUNT_IDS
+from testkit.fake_twilio import FakeTwilio
 from tests.gateway.conftest import (
     ACCOUNT_SID,
     ANA_PHONE,
@@ -36,7 +37,6 @@ from tests.gateway.conftest import (
     WHATSAPP_FROM,
     WHATSAPP_PATH,
     FakeEngine,
-    FakeTwilio,
     Gateway,
     incoming,
     sign,

@@ -37,6 +37,9 @@ class Incoming:
     metadata: dict[str, Any] = field(default_factory=dict)
     # A phone number that names the user when it is verified (looked up as the message is stored).
     phone: str | None = None
+    # Who sends, for the rate limits beside the conversation's own: "ip:…" for anonymous traffic, "user:…"
+    # when signed in, the number on WhatsApp.
+    client: str | None = None
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,18 @@ def bearer(request: web.Request) -> str | None:
     return request.query.get("access_token") or None
 
 
+def client_address(request: web.Request, settings: Settings) -> str:
+    """The client's address: the connection's own, or with `trusted_proxy_hops` proxies in front, the
+    X-Forwarded-For entry the farthest trusted proxy added (entries further left are the client's word)."""
+    hops = settings.trusted_proxy_hops
+    forwarded = [
+        part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()
+    ]
+    if hops and len(forwarded) >= hops:
+        return forwarded[-hops]
+    return request.remote or "unknown"
+
+
 def set_conversation_cookie(response: web.StreamResponse, cookie: str, settings: Settings) -> None:
     """The anonymous conversation cookie: HTTP only, same-site, secure when served over HTTPS."""
     secure = settings.public_url.startswith("https://")
@@ -128,11 +140,17 @@ class WebchatChannel:
             raise ApiError(400, "malformed_request", message) from failure
         new_cookie = None
         if user is not None:
-            sender, metadata = f"web:u:{user.user_id}", user.metadata()
+            sender, metadata, client = f"web:u:{user.user_id}", user.metadata(), f"user:{user.user_id}"
         else:
             conversation, new_cookie = self._anonymous(request)
-            sender, metadata = f"web:a:{conversation}", {}
-        incoming = Incoming(WEBCHAT, body.id or uuid.uuid4().hex, sender, body.message, metadata=metadata)
+            sender, metadata, client = (
+                f"web:a:{conversation}",
+                {},
+                f"ip:{client_address(request, self._settings)}",
+            )
+        incoming = Incoming(
+            WEBCHAT, body.id or uuid.uuid4().hex, sender, body.message, metadata=metadata, client=client
+        )
         try:
             response = web.json_response(await self._answer(request.app[PIPELINE], incoming))
         except ApiError as refusal:

@@ -100,7 +100,16 @@ class WhatsAppChannel:
         kind = "text" if body.strip() else ("location" if location else ("media" if media else "empty"))
         number = sender.removeprefix("whatsapp:")
         # The sender is identified by their verified number, in the same trip that stores the message.
-        incoming = Incoming(WHATSAPP, sid, f"wa:{number}", body, reply_to=sender, kind=kind, phone=number)
+        incoming = Incoming(
+            WHATSAPP,
+            sid,
+            f"wa:{number}",
+            body,
+            reply_to=sender,
+            kind=kind,
+            phone=number,
+            client=f"wa:{number}",
+        )
         received = await request.app[PIPELINE].receive(self, incoming)
         if isinstance(received, Accepted) and not received.new:
             log.info("whatsapp replay ignored: %s", sid)

@@ -9,8 +9,8 @@ from typing import Any
 from bot.answers import notices
 from bot.gateway.channels import Channel, Incoming
 from bot.gateway.inbox import Inbound, Inbox
+from bot.gateway.limits import ClientLimits
 from bot.gateway.locks import KeyedLocks
-from bot.gateway.ratelimit import RateLimiter
 from bot.privacy.redact import redact
 from bot.settings import Settings
 
@@ -47,10 +47,10 @@ class Intake:
     4xx; on a channel that answers later it is stored anyway and the answer is the notice (its webhook must
     be acknowledged, and a message is never lost). Card numbers are masked before anything is stored."""
 
-    def __init__(self, settings: Settings, inbox: Inbox, limiter: RateLimiter) -> None:
+    def __init__(self, settings: Settings, inbox: Inbox, limits: ClientLimits) -> None:
         self._settings = settings
         self._inbox = inbox
-        self._limiter = limiter
+        self._limits = limits
         self._noticed_at: dict[str, float] = {}
         # A sender's messages are stored in arrival order (store calls run in threads and may finish in
         # any order), and handed on while the lock is held.
@@ -66,7 +66,7 @@ class Intake:
             refusal = Refusal(400, "empty_message", notices.EMPTY)
         elif len(text) > limit:
             refusal = Refusal(413, "message_too_long", notices.too_long(len(text), limit))
-        elif not self._limiter.allow(incoming.sender_id):
+        elif not await self._limits.allow(incoming.sender_id, incoming.client or ""):
             refusal = Refusal(429, "rate_limited", notices.RATE_LIMITED)
         if refusal is not None and channel.answers_in_response:
             return refusal

@@ -1,0 +1,94 @@
+"""Twilio REST API bodies (Messages resource), for the fake Twilio the tests, bench and soak serve.
+
+One place builds what Twilio answers, so every fake speaks the same API as the real SDK parses it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+from aiohttp import web
+
+API_VERSION = "2010-04-01"
+MESSAGES_PATH = f"/{API_VERSION}/Accounts/{{sid}}/Messages.json"
+
+
+def new_sid() -> str:
+    """A message SID ('SM' and 32 hex digits)."""
+    return "SM" + uuid.uuid4().hex
+
+
+def message_json(
+    account: str, sid: str, to: str, from_: str, body: str, created: datetime | None = None
+) -> dict[str, Any]:
+    """A Message resource, as Twilio returns it from create, fetch and list."""
+    stamp = format_datetime(created or datetime.now(UTC), usegmt=True)
+    uri = f"/{API_VERSION}/Accounts/{account}/Messages/{sid}.json"
+    return {
+        "account_sid": account,
+        "api_version": API_VERSION,
+        "body": body,
+        "date_created": stamp,
+        "date_sent": None,
+        "date_updated": stamp,
+        "direction": "outbound-api",
+        "error_code": None,
+        "error_message": None,
+        "from": from_,
+        "messaging_service_sid": None,
+        "num_media": "0",
+        "num_segments": "1",
+        "price": None,
+        "price_unit": "USD",
+        "sid": sid,
+        "status": "queued",
+        "subresource_uris": {"media": uri.removesuffix(".json") + "/Media.json"},
+        "to": to,
+        "uri": uri,
+    }
+
+
+def created_response(message: dict[str, Any]) -> web.Response:
+    """201 Created with the new message."""
+    return web.json_response(message, status=201)
+
+
+def page_response(account: str, messages: Sequence[dict[str, Any]], page_size: int) -> web.Response:
+    """One page of a Messages list (newest first, as Twilio orders it); the fakes serve a single page."""
+    uri = f"/{API_VERSION}/Accounts/{account}/Messages.json?PageSize={page_size}&Page=0"
+    return web.json_response(
+        {
+            "messages": list(messages)[:page_size],
+            "end": max(0, min(len(messages), page_size) - 1),
+            "first_page_uri": uri,
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": page_size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": uri,
+        }
+    )
+
+
+def error_response(status: int, code: int, message: str) -> web.Response:
+    """An error body shaped like Twilio's."""
+    body = {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+    return web.json_response(body, status=status)
+
+
+def page_size(request: web.Request, default: int = 50) -> int:
+    """The PageSize a list request asked for."""
+    try:
+        return max(1, min(1000, int(request.query.get("PageSize", default))))
+    except ValueError:
+        return default

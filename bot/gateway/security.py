@@ -5,6 +5,7 @@ referrer policy, and a `Server` header that names no version."""
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from bot.settings import Settings
 
@@ -47,3 +48,29 @@ def security_headers(settings: Settings) -> object:
             headers["X-Frame-Options"] = "DENY"
 
     return prepare
+
+
+def cors(settings: Settings) -> Middleware:
+    """CORS for the API, for the sites in EMBED_ORIGINS only (a host page may call it from its own
+    scripts); every other origin gets no CORS headers, so browsers keep their pages out."""
+    allowed = frozenset(settings.embed_origins)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if origin not in allowed or not request.path.startswith("/api/"):
+            return await handler(request)
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            response: web.StreamResponse = web.Response(status=204)
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, X-Conversation"
+            response.headers["Access-Control-Max-Age"] = "600"
+        else:
+            response = await handler(request)
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Credentials"] = "true"
+        response.headers["Access-Control-Expose-Headers"] = "X-Conversation"
+        response.headers["Vary"] = "Origin"
+        return response
+
+    return middleware

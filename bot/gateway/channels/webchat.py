@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 COOKIE = "zcc_conversation"
+CONVERSATION_HEADER = "X-Conversation"
 WEBCHAT = "webchat"
 
 
@@ -68,9 +69,21 @@ def client_address(request: web.Request, settings: Settings) -> str:
 
 
 def set_conversation_cookie(response: web.StreamResponse, cookie: str, settings: Settings) -> None:
-    """The anonymous conversation cookie: HTTP only, same-site, secure when served over HTTPS."""
+    """The anonymous conversation: an HTTP-only cookie (same-site, secure over HTTPS; partitioned and
+    cross-site when other sites embed the chat over HTTPS) and the `X-Conversation` header, which a framed
+    page keeps in its own storage when the browser gives cross-site frames no cookie."""
     secure = settings.public_url.startswith("https://")
-    response.set_cookie(COOKIE, cookie, httponly=True, samesite="Lax", secure=secure, max_age=30 * 86400)
+    embedded = secure and bool(settings.embed_origins)
+    response.set_cookie(
+        COOKIE,
+        cookie,
+        httponly=True,
+        samesite="None" if embedded else "Lax",
+        secure=secure,
+        partitioned=embedded or None,
+        max_age=30 * 86400,
+    )
+    response.headers[CONVERSATION_HEADER] = cookie
 
 
 class WebchatChannel:
@@ -102,6 +115,8 @@ class WebchatChannel:
         app.router.add_static("/static/", STATIC)
         app.router.add_post("/api/chat", self.chat)
         app.router.add_get("/api/chat/events", self.events)
+        app.router.add_get("/widget.js", self.widget)
+        app.router.add_get("/api/embed", self.embedding)
         app.router.add_get("/api/dev/users", self.dev_users)
         app.router.add_post("/api/dev/token", self.dev_token)
 
@@ -123,10 +138,16 @@ class WebchatChannel:
             raise ApiError(401, failure.code, failure.message) from failure
 
     def _anonymous(self, request: web.Request) -> tuple[str, str | None]:
-        """The anonymous conversation of the cookie, or a new one (and the cookie to set)."""
-        conversation = tokens.read_conversation(request.cookies.get(COOKIE), self._settings)
-        if conversation is not None:
-            return conversation, None
+        """The anonymous conversation of the cookie (or, in a framed page, of the header or, for its event
+        stream, of the query), or a new one and the value to set."""
+        for kept in (
+            request.cookies.get(COOKIE),
+            request.headers.get(CONVERSATION_HEADER),
+            request.query.get("conversation"),
+        ):
+            conversation = tokens.read_conversation(kept, self._settings)
+            if conversation is not None:
+                return conversation, None
         return tokens.new_conversation(self._settings)
 
     async def chat(self, request: web.Request) -> web.Response:
@@ -197,6 +218,16 @@ class WebchatChannel:
                 set_conversation_cookie(response, new_cookie, self._settings)
 
         return await live.stream(request, handoffs.broker, conversation_topic(sender), first, prepare=prepare)
+
+    async def widget(self, request: web.Request) -> web.FileResponse:
+        """GET /widget.js: the loader a host site includes with one <script> tag."""
+        response = web.FileResponse(STATIC / "widget.js", headers={"Cache-Control": "public, max-age=300"})
+        response.content_type = "text/javascript"
+        return response
+
+    async def embedding(self, request: web.Request) -> web.Response:
+        """GET /api/embed: the sites a framed chat page may take messages from (its host)."""
+        return web.json_response({"origins": self._settings.embed_origins})
 
     async def dev_users(self, request: web.Request) -> web.Response:
         """GET /api/dev/users: the demo users (development mode only)."""

@@ -18,9 +18,14 @@
   const REQUEST_TIMEOUT_MS = 60000;
   const MAX_SEEN_IDS = 500;
   const EVENTS_URL = "/api/chat/events";
+  // Framed by a host site (the widget): the anonymous conversation is kept in this frame's own storage
+  // (partitioned by the host's site) and sent in a header, since cross-site frames get no cookies.
+  const EMBEDDED = window.self !== window.top;
+  const CONVERSATION_KEY = "zcc.conversation";
+  // The first bubble; a host embedding the chat may give its own opening message.
+  let welcomeText = "¡Hola! Pregúntame por los planes, canales, pagos o tus contratos.";
 
   const TEXTS = {
-    welcome: "¡Hola! Pregúntame por los planes, canales, pagos o tus contratos.",
     typing: "El asistente está escribiendo…",
     network: "No pudimos conectar con el asistente. Revisa tu conexión e inténtalo de nuevo.",
     timeout: "El asistente tardó demasiado en responder. Inténtalo de nuevo.",
@@ -310,7 +315,7 @@
   function renderWelcome() {
     const bubble = el("div", "msg bot welcome");
     bubble.appendChild(srOnly("Asistente: "));
-    bubble.appendChild(document.createTextNode(TEXTS.welcome));
+    bubble.appendChild(document.createTextNode(welcomeText));
     log.appendChild(bubble);
   }
 
@@ -392,7 +397,14 @@
     const headers = Object.assign({ Accept: "application/json" }, extra || {});
     const token = getToken();
     if (token) headers.Authorization = `Bearer ${token}`;
+    else if (EMBEDDED && store.get(CONVERSATION_KEY)) headers["X-Conversation"] = store.get(CONVERSATION_KEY);
     return headers;
+  }
+
+  /** Keep the anonymous conversation the server started (framed pages only: the others have the cookie). */
+  function keepConversation(headers) {
+    const conversation = EMBEDDED && headers ? headers.get("X-Conversation") : null;
+    if (conversation && !getToken()) store.set(CONVERSATION_KEY, conversation);
   }
 
   /** Turn the server's list of messages into transcript entries, applying table replacements. */
@@ -459,6 +471,7 @@
       signal: controller ? controller.signal : undefined,
     });
     window.clearTimeout(timer);
+    keepConversation(r.headers);
     if (generation !== state.generation) return; // identity changed meanwhile: drop the reply
     setBusy(false);
 
@@ -555,7 +568,11 @@
    * yet) it is tried again later, quietly and with a back-off (common.js's eventStream).
    */
   function openEvents() {
-    const url = state.token ? `${EVENTS_URL}?access_token=${encodeURIComponent(state.token)}` : EVENTS_URL;
+    let url = EVENTS_URL;
+    if (state.token) url = `${EVENTS_URL}?access_token=${encodeURIComponent(state.token)}`;
+    else if (EMBEDDED && store.get(CONVERSATION_KEY)) {
+      url = `${EVENTS_URL}?conversation=${encodeURIComponent(store.get(CONVERSATION_KEY))}`;
+    }
     events.open(url, { withCredentials: true });
   }
 
@@ -732,11 +749,43 @@
   // The host may hand over a token later by changing the fragment.
   window.addEventListener("hashchange", adoptHashToken);
 
+  // ---------------------------------------------------------------------------------------------
+  // Embedded (the widget): the host page talks to this frame through postMessage only.
+  //   host -> frame  {type: "asistente:token", token}   sign in with the host's JWT
+  //                  {type: "asistente:signout"}        back to an anonymous conversation
+  //                  {type: "asistente:config", greeting}
+  //   frame -> host  {type: "asistente:ready"}          sent once listening
+  // Messages are accepted only from the parent window, from a site in the server's EMBED_ORIGINS.
+
+  async function setupEmbedding() {
+    document.documentElement.classList.add("embedded");
+    const r = await requestJson("/api/embed", { headers: { Accept: "application/json" } });
+    const origins = r.ok && r.body && Array.isArray(r.body.origins) ? r.body.origins.filter(isStr) : [];
+    window.addEventListener("message", (event) => {
+      if (event.source !== window.parent || !origins.includes(event.origin)) return;
+      const message = event.data;
+      if (!message || typeof message !== "object") return;
+      if (message.type === "asistente:token" && isStr(message.token) && message.token !== getToken()) {
+        storeToken(TOKEN_KEY, message.token);
+        store.remove(WHOAMI_KEY);
+        adoptIdentity(message.token, false);
+      } else if (message.type === "asistente:signout" && getToken()) {
+        setIdentity("", null);
+      } else if (message.type === "asistente:config" && isStr(message.greeting) && message.greeting.trim()) {
+        welcomeText = message.greeting.trim().slice(0, 300);
+        const welcome = log.querySelector(".welcome");
+        if (welcome) welcome.lastChild.textContent = welcomeText;
+      }
+    });
+    window.parent.postMessage({ type: "asistente:ready" }, "*"); // carries nothing: any origin may know
+  }
+
   function init() {
     if (!adoptHashToken()) adoptIdentity(getToken(), false);
     updateComposer();
     autoGrow();
     setupDevPanel();
+    if (EMBEDDED) setupEmbedding();
   }
 
   init();

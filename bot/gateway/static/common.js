@@ -112,18 +112,18 @@
   }
 
   /**
-   * fetch() of a JSON answer: {ok, status, body, error}. When the request itself failed (network,
-   * abort) status is 0 and error is what fetch threw; body is null when the answer is not JSON.
+   * fetch() of a JSON answer: {ok, status, body, headers, error}. When the request itself failed
+   * (network, abort) status is 0 and error is what fetch threw; body is null when the answer is not JSON.
    */
   async function requestJson(path, init) {
     let response;
     try {
       response = await fetch(path, Object.assign({ credentials: "same-origin" }, init));
     } catch (error) {
-      return { ok: false, status: 0, body: null, error };
+      return { ok: false, status: 0, body: null, headers: null, error };
     }
     const body = await readJson(response);
-    return { ok: response.ok, status: response.status, body, error: null };
+    return { ok: response.ok, status: response.status, body, headers: response.headers, error: null };
   }
 
   /** The server's message for the user in an error body, or `fallback`. */

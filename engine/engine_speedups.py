@@ -162,6 +162,8 @@ class _PatchingLoader:
             _apply(speedup, function, module)
 
     def __getattr__(self, name: str) -> Any:  # get_source, get_resource_reader, ... as Rasa's loader
+        if name.startswith("_"):
+            raise AttributeError(name)
         return getattr(self._loader, name)
 
 

@@ -105,7 +105,7 @@ async def run(seconds: float) -> list[Row]:
         topologies = [1, 2] if _redis_running() else [1]
         for replicas in topologies:
             settings = Settings(
-                _env_file=None,  # type: ignore[call-arg]
+                _env_file=None,
                 database_url=database_url,
                 engine_url=engine_url,
                 trusted_proxy_hops=1,

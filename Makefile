@@ -66,12 +66,12 @@ run-scaled: envs model ## the scale-out topology against the local PostgreSQL an
 	$(SCALED) DEV_MODE=$${DEV_MODE:-true} $(PY) -m bot.serve
 
 lint: envs ## ruff and mypy
-	$(APP)/bin/ruff check bot actions tests bench soak
-	$(APP)/bin/ruff format --check bot actions tests bench soak
+	$(APP)/bin/ruff check bot actions tests bench soak testkit
+	$(APP)/bin/ruff format --check bot actions tests bench soak testkit
 	# engine/ runs in the engine's Python 3.10
 	$(APP)/bin/ruff check --target-version py310 engine
 	$(APP)/bin/ruff format --check --target-version py310 engine
-	$(APP)/bin/mypy bot actions bench soak
+	$(APP)/bin/mypy bot actions bench soak testkit
 	$(APP)/bin/bot nlu-check
 
 unit: envs ## unit tests (no engine needed)

@@ -1,7 +1,7 @@
 """Starts the whole stack once for the end-to-end tests: action server, engine (trained model) and gateway.
 
 The gateway runs as in development, with WhatsApp enabled against a fake Twilio REST API started
-first (tests/e2e/fake_twilio.py), and a fresh store seeded for this session, so a run neither
+first (testkit/fake_twilio.py), and a fresh store seeded for this session, so a run neither
 depends on nor changes the developer's stores: the store and the engine's tracker store are new files.
 """
 
@@ -24,7 +24,7 @@ import pytest
 from bot.model import model_path
 from bot.serve import running
 from bot.settings import PROJECT_ROOT, Settings, get_settings
-from tests.e2e.fake_twilio import FakeTwilio
+from testkit.fake_twilio import FakeTwilio
 
 Ask = Callable[..., list[dict[str, Any]]]
 

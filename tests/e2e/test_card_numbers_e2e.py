@@ -21,12 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from twilio.request_validator import RequestValidator
 
 from bot.gateway import tokens
 from bot.settings import PROJECT_ROOT
+from testkit.fake_twilio import FakeTwilio
+from testkit.signing import twilio_signature
 from tests.e2e.conftest import PUBLIC_URL, WHATSAPP_FROM, E2EStack
-from tests.e2e.fake_twilio import FakeTwilio
 from tests.security.conftest import CardMessage, card_leaks, card_messages
 
 pytestmark = pytest.mark.e2e
@@ -83,9 +83,7 @@ def whatsapp(stack: E2EStack, sender: str, body: str) -> None:
         "WaId": sender.removeprefix("whatsapp:+"),
         "ApiVersion": "2010-04-01",
     }
-    signature = RequestValidator(stack.settings.twilio_auth_token).compute_signature(
-        PUBLIC_URL + WEBHOOK, params
-    )
+    signature = twilio_signature(stack.settings.twilio_auth_token or "", PUBLIC_URL + WEBHOOK, params)
     request = urllib.request.Request(
         stack.gateway_url + WEBHOOK,
         data=urllib.parse.urlencode(params).encode(),

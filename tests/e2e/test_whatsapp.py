@@ -1,7 +1,7 @@
 """End to end over WhatsApp: signed Twilio webhooks to the real gateway, answers read from the fake Twilio.
 
 The gateway, the engine and the action server are the real ones (the `stack` fixture); only Twilio's
-REST API is a fake (tests/e2e/fake_twilio.py), which records what the gateway would have sent.
+REST API is a fake (testkit/fake_twilio.py), which records what the gateway would have sent.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from twilio.request_validator import RequestValidator
 
 from bot.answers.notices import MEDIA_ONLY
 from bot.answers.text import number
@@ -26,8 +25,9 @@ from bot.gateway.render import WHATSAPP_LIMIT, for_text_channel
 from bot.settings import PROJECT_ROOT
 from bot.store.db import make_engine, make_sessionmaker
 from bot.store.models import DeliveryStatus
+from testkit.fake_twilio import FakeTwilio, SentMessage
+from testkit.signing import twilio_signature
 from tests.e2e.conftest import PUBLIC_URL, WHATSAPP_FROM, Ask, E2EStack
-from tests.e2e.fake_twilio import FakeTwilio, SentMessage
 
 pytestmark = pytest.mark.e2e
 
@@ -94,7 +94,7 @@ class WhatsApp:
     ) -> str:
         """X-Twilio-Signature as Twilio computes it: over the public URL and the form fields."""
         secret = token or self.stack.settings.twilio_auth_token or ""
-        return str(RequestValidator(secret).compute_signature(base + path, params))
+        return twilio_signature(secret, base + path, params)
 
     def post(self, path: str, params: dict[str, str], signature: str | None = None) -> tuple[int, str]:
         """POST the form to the real gateway; signed correctly unless `signature` is given ("" for none)."""

@@ -21,8 +21,9 @@ from sqlalchemy import create_engine, text
 
 from bot.model import model_path
 from bot.settings import PROJECT_ROOT
-from soak.harness import Load, Ports, TcpProxy, Topology
-from tests.reliability.fake_twilio_control import ControlledTwilio
+from testkit.fake_twilio import FakeTwilio
+from testkit.load import Load
+from testkit.stack import Ports, TcpProxy, Topology
 
 # Ports of our own, so a run never collides with `make run`, the e2e, scaled or bench stacks.
 PORTS = Ports(engine=6305, actions=6355, gateway=9300)
@@ -42,8 +43,8 @@ def _model() -> Path:
     return model
 
 
-def _twilio() -> ControlledTwilio:
-    return ControlledTwilio("AC" + secrets.token_hex(16), secrets.token_hex(16))
+def _twilio() -> FakeTwilio:
+    return FakeTwilio("AC" + secrets.token_hex(16), secrets.token_hex(16))
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 Each test runs background traffic (signed WhatsApp webhooks and webchat messages, a few per second from
 many senders), breaks one part, repairs it, then audits message by message: every message received is
-answered once, and every answer reaches its user once and in order (soak.harness.audit).
+answered once, and every answer reaches its user once and in order (testkit.audit).
 """
 
 from __future__ import annotations
@@ -12,19 +12,9 @@ from typing import Any
 
 import pytest
 
-from soak.harness import (
-    CLIENT_TIMEOUT,
-    WEBCHAT,
-    WHATSAPP,
-    Audit,
-    Load,
-    Sent,
-    TcpProxy,
-    Topology,
-    audit,
-    backoff_gaps,
-    reply_text,
-)
+from testkit.audit import Audit, audit, backoff_gaps, reply_text
+from testkit.load import CLIENT_TIMEOUT, WEBCHAT, WHATSAPP, Load, Sent
+from testkit.stack import TcpProxy, Topology
 from tests.reliability.conftest import MakeLoad
 
 pytestmark = pytest.mark.e2e

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from twilio.request_validator import RequestValidator
 
 from bot.model import model_path
 from bot.serve import running
 from bot.settings import PROJECT_ROOT, Settings, get_settings
-from tests.e2e.fake_twilio import FakeTwilio
+from testkit.fake_twilio import FakeTwilio
+from testkit.signing import twilio_signature
 
 pytestmark = pytest.mark.e2e
 
@@ -158,7 +158,7 @@ def test_concurrent_whatsapp_messages_across_replicas_are_answered_once_and_in_o
         "30 usuarios",
         "10 usuarios",
     ]
-    validator = RequestValidator(scaled.settings.twilio_auth_token)
+    auth_token = scaled.settings.twilio_auth_token or ""
     path = "/webhooks/twilio/whatsapp"
 
     def post(index: int) -> int:
@@ -174,7 +174,7 @@ def test_concurrent_whatsapp_messages_across_replicas_are_answered_once_and_in_o
             scaled.gateway(index % 2) + path,
             data=urllib.parse.urlencode(params).encode(),
             headers={
-                "X-Twilio-Signature": validator.compute_signature(PUBLIC_URL + path, params),
+                "X-Twilio-Signature": twilio_signature(auth_token, PUBLIC_URL + path, params),
                 "Content-Type": "application/x-www-form-urlencoded",
             },
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench import report
-from bench.load import Spec, Stats
+from testkit.load import Spec, Stats
 
 
 def spec(**changes: Any) -> Spec:

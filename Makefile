@@ -15,7 +15,7 @@ PY3 ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 export PYTHONWARNINGS := ignore::UserWarning
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: soak run-scaled help run test lint unit validate model nlu-eval nlu-cv stories e2e envs seed clean browser bench bench-quick
+.PHONY: soak run-scaled help run test lint unit validate model nlu-eval nlu-cv stories e2e envs seed clean browser bench bench-quick bench-limits
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -65,13 +65,14 @@ run-scaled: envs model ## the scale-out topology against the local PostgreSQL an
 	$(SCALED) $(APP)/bin/bot seed
 	$(SCALED) DEV_MODE=$${DEV_MODE:-true} $(PY) -m bot.serve
 
-lint: envs ## ruff and mypy
+lint: envs ## ruff, mypy and the layers (import-linter)
 	$(APP)/bin/ruff check bot actions tests bench soak testkit
 	$(APP)/bin/ruff format --check bot actions tests bench soak testkit
 	# engine/ runs in the engine's Python 3.10
 	$(APP)/bin/ruff check --target-version py310 engine
 	$(APP)/bin/ruff format --check --target-version py310 engine
 	$(APP)/bin/mypy bot actions bench soak testkit
+	$(APP)/bin/lint-imports
 	$(APP)/bin/bot nlu-check
 
 unit: envs ## unit tests (no engine needed)
@@ -109,6 +110,9 @@ bench: model ## benchmark: our stack vs a stock rasa init bot, closed and open l
 
 soak: model ## 40 msg/s for 10 min over both channels, then received/answered/delivered counts (ARGS=--faults, --scaled)
 	$(PY) -m soak $(ARGS)
+
+bench-limits: envs ## requests one client gets admitted per second, with and without cookies, on one and two gateways
+	$(PY) -m bench.limits $(ARGS)
 
 bench-quick: model ## the benchmark's quick mode at 20 msg/s open loop (a few seconds per step; what `make test` runs)
 	$(PY) -m bench --quick --rates 20

@@ -33,7 +33,7 @@ from bot.gateway.pipeline.answering import Answerer
 from bot.gateway.pipeline.delivery import Delivery
 from bot.gateway.pipeline.intake import Intake
 from bot.gateway.pipeline.scheduling import Scheduler
-from bot.gateway.security import cors, security_headers
+from bot.gateway.security import cors_preflight, security_headers
 from bot.gateway.statuses import DeliveryStatuses
 from bot.gateway.users import Users
 from bot.handoff.events import Broker
@@ -81,7 +81,7 @@ def assemble(
     catalogue = CatalogueCache(sessions, settings.catalogue_cache_seconds)
     answerer = Answerer(settings, engine, handoffs, catalogue)
     scheduler = Scheduler(settings, inbox, answerer, delivery, channels)
-    return Pipeline(Intake(settings, inbox, ClientLimits(settings)), scheduler, outbox, handoffs)
+    return Pipeline(Intake(settings, inbox, ClientLimits(settings)), scheduler, outbox, handoffs, inbox)
 
 
 def resources(channels: Channels) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -132,7 +132,9 @@ def create_app(
     """The gateway application (factory used by `python -m bot.gateway` and by the tests); `channels`
     replaces the standard ones (the webchat, and WhatsApp when Twilio is configured)."""
     settings = settings or get_settings()
-    app = web.Application(middlewares=[cors(settings), api_errors], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[cors_preflight(settings), api_errors], client_max_size=settings.max_body_bytes
+    )
     app[SETTINGS] = settings
     app.on_response_prepare.append(security_headers(settings))  # type: ignore[arg-type]
     served = Channels(default_channels(settings) if channels is None else channels)

@@ -32,9 +32,11 @@ def content_security_policy(embed_origins: list[str]) -> str:
 
 
 def security_headers(settings: Settings) -> object:
-    """An `on_response_prepare` handler that sets the headers on every response, errors and files too."""
+    """An `on_response_prepare` handler that sets the headers on every response, errors, files and event
+    streams too (and the CORS headers of an allowed embedding site's API calls)."""
     policy = content_security_policy(settings.embed_origins)
     framed = bool(settings.embed_origins)
+    allowed = frozenset(settings.embed_origins)
 
     async def prepare(request: web.Request, response: web.StreamResponse) -> None:
         headers = response.headers
@@ -46,31 +48,32 @@ def security_headers(settings: Settings) -> object:
         if not framed:
             # Browsers without frame-ancestors still refuse to frame the page.
             headers["X-Frame-Options"] = "DENY"
+        origin = request.headers.get("Origin")
+        if origin in allowed and request.path.startswith("/api/"):
+            # Set here, as the response starts: a stream's headers are gone before its handler returns.
+            headers["Access-Control-Allow-Origin"] = origin
+            headers["Access-Control-Allow-Credentials"] = "true"
+            headers["Access-Control-Expose-Headers"] = "X-Conversation"
+            headers["Vary"] = "Origin"
 
     return prepare
 
 
-def cors(settings: Settings) -> Middleware:
+def cors_preflight(settings: Settings) -> Middleware:
     """CORS for the API, for the sites in EMBED_ORIGINS only (a host page may call it from its own
-    scripts); every other origin gets no CORS headers, so browsers keep their pages out."""
+    scripts): this answers their preflight requests; `security_headers` adds the CORS headers to the
+    answers. Every other origin gets none, so browsers keep their pages out."""
     allowed = frozenset(settings.embed_origins)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        origin = request.headers.get("Origin")
-        if origin not in allowed or not request.path.startswith("/api/"):
-            return await handler(request)
-        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-            response: web.StreamResponse = web.Response(status=204)
+        preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+        if preflight and request.path.startswith("/api/") and request.headers.get("Origin") in allowed:
+            response = web.Response(status=204)
             response.headers["Access-Control-Allow-Methods"] = "GET, POST"
             response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, X-Conversation"
             response.headers["Access-Control-Max-Age"] = "600"
-        else:
-            response = await handler(request)
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Allow-Credentials"] = "true"
-        response.headers["Access-Control-Expose-Headers"] = "X-Conversation"
-        response.headers["Vary"] = "Origin"
-        return response
+            return response
+        return await handler(request)
 
     return middleware

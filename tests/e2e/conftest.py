@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -34,15 +35,24 @@ WHATSAPP_FROM = "whatsapp:+14155238886"
 
 @dataclass(frozen=True)
 class E2EStack:
-    """The running stack: the settings its processes were started with, and the fake Twilio."""
+    """The running stack: the settings its processes were started with, the fake Twilio, and the origin
+    of the other site allowed to embed the chat (tests serve a host page there)."""
 
     settings: Settings
     twilio: FakeTwilio
+    embed_origin: str
 
     @property
     def gateway_url(self) -> str:
         """Where the tests reach the gateway (on loopback)."""
         return f"http://127.0.0.1:{self.settings.gateway_port}"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _seed(root: Path) -> None:
@@ -65,6 +75,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
     auth_token = secrets.token_hex(16)
     store = tmp_path_factory.mktemp("store") / "bot.db"
     fake = FakeTwilio(account_sid, auth_token)
+    # Another site (localhost is not 127.0.0.1's site) that may embed the chat: the widget's tests serve a
+    # host page there.
+    embed_origin = f"http://localhost:{free_port()}"
     # The child processes inherit os.environ: everything is set before the stack starts, and restored after.
     with fake.running(), pytest.MonkeyPatch.context() as env:
         for name, value in {
@@ -78,6 +91,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
             "TWILIO_AUTH_TOKEN": auth_token,
             "TWILIO_WHATSAPP_FROM": WHATSAPP_FROM,
             "TWILIO_API_BASE": fake.base_url,
+            "EMBED_ORIGINS": embed_origin,
+            # Every test talks from 127.0.0.1: the per-client limit would count the whole suite as one
+            # client (the limits have their own tests in tests/gateway).
+            "RATE_LIMIT_PER_SECOND": "1000",
+            "RATE_LIMIT_BURST": "1000",
         }.items():
             env.setenv(name, value)
         get_settings.cache_clear()
@@ -86,7 +104,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
             assert settings.twilio_enabled and settings.dev_mode
             _seed(PROJECT_ROOT)
             with running(settings=settings, log_dir=PROJECT_ROOT / "var" / "log" / "e2e", model=model):
-                yield E2EStack(settings, fake)
+                yield E2EStack(settings, fake, embed_origin)
         finally:
             get_settings.cache_clear()
 

@@ -103,3 +103,33 @@ def test_a_percent_encoded_line_break_in_a_path_stays_on_its_access_log_line() -
         logger.removeHandler(handler)
     assert stream.getvalue().count("\n") == 1
     assert "\\r\\nINJECTED\\x00" in stream.getvalue()
+
+
+async def test_an_embeddable_chat_over_https_sets_a_partitioned_cross_site_cookie(
+    start_gateway: StartGateway,
+) -> None:
+    gateway = await start_gateway(embed_origins=["https://www.cliente.example"])  # PUBLIC_URL is https
+    response = await gateway.chat({"message": "hola"})
+    cookie = response.headers["Set-Cookie"]
+    for attribute in ("HttpOnly", "Secure", "SameSite=None", "Partitioned"):
+        assert attribute in cookie
+    assert response.headers["X-Conversation"] == cookie.split(";")[0].split("=", 1)[1]
+    events = await gateway.client.get("/api/chat/events", headers={"Origin": "https://www.cliente.example"})
+    assert events.status == 200 and "Partitioned" in events.headers["Set-Cookie"]
+    assert events.headers["Access-Control-Allow-Origin"] == "https://www.cliente.example"
+    events.close()
+
+
+async def test_cors_only_for_the_allowed_embedding_sites(start_gateway: StartGateway) -> None:
+    gateway = await start_gateway(embed_origins=["https://www.cliente.example"])
+    asked = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    allowed = await gateway.client.options(
+        "/api/chat", headers={"Origin": "https://www.cliente.example", **asked}
+    )
+    assert allowed.status == 204
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://www.cliente.example"
+    assert "Content-Type" in allowed.headers["Access-Control-Allow-Headers"]
+    other = await gateway.client.options("/api/chat", headers={"Origin": "https://evil.example", **asked})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    answer = await gateway.chat({"message": "hola"}, headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in answer.headers

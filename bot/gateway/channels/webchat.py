@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).resolve().parent.parent / "static"
 COOKIE = "zcc_conversation"
 CONVERSATION_HEADER = "X-Conversation"
+COOKIE_SECONDS = 30 * 86400
+HISTORY_LIMIT = 50
 WEBCHAT = "webchat"
 
 
@@ -73,16 +75,17 @@ def set_conversation_cookie(response: web.StreamResponse, cookie: str, settings:
     cross-site when other sites embed the chat over HTTPS) and the `X-Conversation` header, which a framed
     page keeps in its own storage when the browser gives cross-site frames no cookie."""
     secure = settings.public_url.startswith("https://")
-    embedded = secure and bool(settings.embed_origins)
-    response.set_cookie(
-        COOKIE,
-        cookie,
-        httponly=True,
-        samesite="None" if embedded else "Lax",
-        secure=secure,
-        partitioned=embedded or None,
-        max_age=30 * 86400,
-    )
+    if settings.embed_origins:
+        # Framed by another site, the page gets its cookies only if they are cross-site (SameSite=None,
+        # so Secure: HTTPS, or localhost for trials) and partitioned by the host's site (CHIPS: Chromium
+        # refuses framed pages their storage). Written by hand: Python's cookie module (before 3.14) knows
+        # no Partitioned attribute.
+        attributes = f"Max-Age={COOKIE_SECONDS}; Path=/; HttpOnly; Secure; SameSite=None; Partitioned"
+        response.headers.add("Set-Cookie", f"{COOKIE}={cookie}; {attributes}")
+    else:
+        response.set_cookie(
+            COOKIE, cookie, httponly=True, samesite="Lax", secure=secure, max_age=COOKIE_SECONDS
+        )
     response.headers[CONVERSATION_HEADER] = cookie
 
 
@@ -115,6 +118,7 @@ class WebchatChannel:
         app.router.add_static("/static/", STATIC)
         app.router.add_post("/api/chat", self.chat)
         app.router.add_get("/api/chat/events", self.events)
+        app.router.add_get("/api/chat/history", self.history)
         app.router.add_get("/widget.js", self.widget)
         app.router.add_get("/api/embed", self.embedding)
         app.router.add_get("/api/dev/users", self.dev_users)
@@ -193,6 +197,20 @@ class WebchatChannel:
         if replies is None:
             raise ApiError(503, "engine_unavailable", notices.ENGINE_QUEUED, queued=True)
         return replies
+
+    async def history(self, request: web.Request) -> web.Response:
+        """GET /api/chat/history: this conversation's last exchanges (already redacted), oldest first — for a
+        page that cannot keep its transcript itself (a framed page has no storage of its own)."""
+        user = self._signed_in(request)
+        if user is not None:
+            sender = f"web:u:{user.user_id}"
+        else:
+            conversation, new_cookie = self._anonymous(request)
+            if new_cookie is not None:
+                return web.json_response([])  # no conversation yet: nothing said
+            sender = f"web:a:{conversation}"
+        exchanges = await request.app[PIPELINE].history(sender, HISTORY_LIMIT)
+        return web.json_response([{"user": text, "replies": replies} for text, replies in exchanges])
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """GET /api/chat/events: agent messages and hand-off status for this conversation, live."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.gateway.channels import Channel, Incoming
 from bot.gateway.handoffs import Handoffs
-from bot.gateway.inbox import Inbound
+from bot.gateway.inbox import Inbound, Inbox
 from bot.gateway.outbox import Outbox
 from bot.gateway.pipeline.intake import Accepted, Intake, Refusal
 from bot.gateway.pipeline.scheduling import Scheduler
@@ -18,7 +18,10 @@ from bot.gateway.pipeline.scheduling import Scheduler
 class Pipeline:
     """What channels hand messages to."""
 
-    def __init__(self, intake: Intake, scheduler: Scheduler, outbox: Outbox, handoffs: Handoffs) -> None:
+    def __init__(
+        self, intake: Intake, scheduler: Scheduler, outbox: Outbox, handoffs: Handoffs, inbox: Inbox
+    ) -> None:
+        self._inbox = inbox
         self.intake = intake
         self.scheduler = scheduler
         self.outbox = outbox
@@ -36,6 +39,10 @@ class Pipeline:
     async def answer(self, inbound: Inbound) -> list[dict[str, Any]] | None:
         """Answer a stored message now (in order after the sender's earlier ones); None: engine down."""
         return await self.scheduler.answer(inbound)
+
+    async def history(self, sender_id: str, limit: int) -> list[tuple[str, list[dict[str, Any]]]]:
+        """A conversation's last answered messages (as stored: redacted) and their replies, oldest first."""
+        return await self._inbox.history(sender_id, limit)
 
     async def retry_pending(self, batch_size: int = 500) -> int:
         """Answer what was stored while the engine was down; return how many were answered."""

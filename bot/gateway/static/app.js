@@ -18,8 +18,9 @@
   const REQUEST_TIMEOUT_MS = 60000;
   const MAX_SEEN_IDS = 500;
   const EVENTS_URL = "/api/chat/events";
-  // Framed by a host site (the widget): the anonymous conversation is kept in this frame's own storage
-  // (partitioned by the host's site) and sent in a header, since cross-site frames get no cookies.
+  // Framed by a host site (the widget): the anonymous conversation rides on a partitioned cookie (keyed by
+  // the host's site); where the browser allows the frame storage too, it is also kept there and sent in a
+  // header, for browsers that refuse even partitioned cookies.
   const EMBEDDED = window.self !== window.top;
   const CONVERSATION_KEY = "zcc.conversation";
   // The first bubble; a host embedding the chat may give its own opening message.
@@ -657,6 +658,27 @@
     devStatus.classList.remove("visually-hidden");
     if (!token) devSelect.value = "";
     renderWhoami();
+    renderAll();
+    if (!state.entries.length) loadHistory(state.generation);
+  }
+
+  /**
+   * Nothing kept here (a framed page gets no storage of its own; another device): show what the server
+   * kept of this conversation instead.
+   */
+  async function loadHistory(generation) {
+    const r = await requestJson("/api/chat/history", { headers: authHeaders() });
+    if (generation !== state.generation || state.entries.length || !r.ok || !Array.isArray(r.body)) return;
+    const entries = [];
+    for (const exchange of r.body) {
+      if (!exchange || !isStr(exchange.user)) continue;
+      const asked = cleanEntry({ role: "user", text: exchange.user });
+      if (asked) entries.push(asked);
+      entries.push(...entriesFrom(exchange.replies));
+    }
+    if (!entries.length) return;
+    state.entries = entries.slice(-MAX_ENTRIES);
+    saveTranscript();
     renderAll();
   }
 

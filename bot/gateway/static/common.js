@@ -14,38 +14,59 @@
   const isStr = (v) => typeof v === "string";
 
   // ---------------------------------------------------------------------------------------------
-  // Storage (localStorage may be unavailable or full: never let that break the page)
+  // Storage (localStorage may be unavailable or full: never let that break the page). Where it is denied
+  // (a chat framed by another site) the values live in memory for as long as the page does.
+
+  const memory = new Map();
+  const local = () => {
+    try {
+      return window.localStorage;
+    } catch (_) {
+      return null;
+    }
+  };
 
   const store = {
     get(key) {
       try {
-        return window.localStorage.getItem(key);
+        const storage = local();
+        if (storage) return storage.getItem(key);
       } catch (_) {
-        return null;
+        /* fall through to memory */
       }
+      return memory.has(key) ? memory.get(key) : null;
     },
     /** Whether the value was stored. */
     set(key, value) {
+      const storage = local();
+      if (!storage) {
+        memory.set(key, String(value));
+        return true;
+      }
       try {
-        window.localStorage.setItem(key, value);
+        storage.setItem(key, value);
         return true;
       } catch (_) {
-        return false;
+        return false; // full: the caller may make room
       }
     },
     remove(key) {
+      memory.delete(key);
       try {
-        window.localStorage.removeItem(key);
+        const storage = local();
+        if (storage) storage.removeItem(key);
       } catch (_) {
         /* ignore */
       }
     },
     keys() {
       try {
-        return Object.keys(window.localStorage);
+        const storage = local();
+        if (storage) return Object.keys(storage);
       } catch (_) {
-        return [];
+        /* fall through to memory */
       }
+      return [...memory.keys()];
     },
   };
 

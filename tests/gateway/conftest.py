@@ -200,6 +200,7 @@ async def twilio(aiohttp_server: AiohttpServer) -> FakeTwilio:
     """The fake Twilio REST API (testkit/fake_twilio.py) on loopback, in the test's own loop."""
     fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN)
     server: TestServer = await aiohttp_server(fake.app())
+    assert server.port is not None
     fake.host, fake.port = server.host, server.port
     return fake
 

@@ -93,12 +93,25 @@ class Settings(BaseSettings):
     support_timezone: str = "America/Mexico_City"
     agent_timeout_seconds: float = 120.0
 
-    # Twilio WhatsApp. With no credentials the WhatsApp routes are disabled.
+    # Twilio WhatsApp. With no credentials the WhatsApp routes are disabled. Texts go out from
+    # TWILIO_WHATSAPP_FROM ("whatsapp:+…"), or through a Messaging Service (its sender pool) when
+    # TWILIO_MESSAGING_SERVICE_SID is set; incoming messages need the From number either way.
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_whatsapp_from: str | None = None
+    twilio_messaging_service_sid: str | None = Field(default=None, pattern=r"^MG[0-9a-fA-F]{32}$")
     # Only for tests and local fakes: send Twilio API requests to this base URL instead of api.twilio.com.
     twilio_api_base: str | None = None
+    # The approved WhatsApp template (a Content SID, "HX…") sent when an answer or an agent's message finds
+    # the customer's 24-hour window closed: it invites them to reply, and what waited goes out when they do.
+    # Its variables as JSON ({"1": "Zenvia"}). Unset: such texts wait until the customer writes.
+    whatsapp_reopen_template_sid: str | None = Field(default=None, pattern=r"^HX[0-9a-fA-F]{32}$")
+    whatsapp_reopen_template_variables: dict[str, str] = Field(default_factory=dict)
+    # Attempts at sending one text before it is given up as failed (1 s, 2 s, 4 s … a minute apart).
+    outbox_max_attempts: int = Field(default=10, ge=1)
+    # Largest file a customer's message may bring to an agent, or an agent attach (WhatsApp's own caps are
+    # lower for images: 5 MB).
+    media_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
 
     @field_validator("embed_origins", mode="before")
     @classmethod

@@ -13,7 +13,12 @@ ENGINE_QUEUED = (
     "vuelva. Puedes reintentar en unos segundos."
 )
 EMPTY = "No recibí ningún texto. Escríbeme tu pregunta sobre planes, canales, pagos o contratos."
-MEDIA_ONLY = "Por ahora solo puedo leer mensajes de texto. Escríbeme tu pregunta, por favor."
+MEDIA_ONLY = (
+    "No puedo abrir archivos, fotos ni audios: solo leo texto. Escríbeme tu pregunta, por favor; si "
+    "necesitas mostrar algo a una persona del equipo, pide hablar con un agente."
+)
+# After answering the words that came with a file (a caption), the assistant says it could not read it.
+ATTACHMENT_UNREAD = "No pude abrir el archivo que enviaste: solo leo texto. Te respondí a lo que escribiste."
 LOCATION = (
     "Gracias por tu ubicación, pero solo puedo ayudarte con preguntas escritas sobre planes, canales y pagos."
 )
@@ -23,6 +28,16 @@ DUPLICATE_ID = "Ese identificador de mensaje ya se usó."
 NOT_TEXT = {"location": LOCATION, "media": MEDIA_ONLY, "empty": EMPTY}
 # Buttons on a text-only channel become numbered options, followed by this line.
 OPTIONS_HINT = "Responde con el número de la opción."
+# A tap-to-choose list's button, and the body of options sent without a text of their own.
+LIST_BUTTON = "Ver opciones"
+CHOOSE = "Elige una opción:"
+OPTED_OUT = (
+    "Listo: no volveremos a escribirte por aquí. Si quieres retomar la conversación, escribe ALTA o "
+    "cualquier pregunta."
+)
+# What agents read when the customer opts out during a hand-off.
+OPTED_OUT_NOTE = "El cliente pidió no recibir más mensajes (baja): la conversación se cerró."
+OPTED_IN = "¡Hola de nuevo! Volverás a recibir nuestras respuestas por aquí. ¿En qué te ayudo?"
 RESOLVED = "La persona del equipo cerró la conversación. Te devuelvo con el asistente: ¿en qué más te ayudo?"
 
 

@@ -19,13 +19,16 @@ from aiohttp import web
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.gateway import agent
+from bot.gateway.attachments import Attachments
 from bot.gateway.channels import Channel, Channels
 from bot.gateway.channels.registry import default_channels
+from bot.gateway.contacts import Contacts
+from bot.gateway.deliveries import Deliveries
 from bot.gateway.engine import EngineClient
 from bot.gateway.errors import api_errors
 from bot.gateway.handoffs import Handoffs
 from bot.gateway.inbox import Inbox
-from bot.gateway.keys import DELIVERY_STATUSES, HANDOFFS, PIPELINE, SETTINGS, USERS
+from bot.gateway.keys import ATTACHMENTS, CHANNELS, CONTACTS, DELIVERIES, HANDOFFS, PIPELINE, SETTINGS, USERS
 from bot.gateway.limits import ClientLimits
 from bot.gateway.outbox import Outbox
 from bot.gateway.pipeline import Pipeline
@@ -34,7 +37,6 @@ from bot.gateway.pipeline.delivery import Delivery
 from bot.gateway.pipeline.intake import Intake
 from bot.gateway.pipeline.scheduling import Scheduler
 from bot.gateway.security import cors_preflight, security_headers
-from bot.gateway.statuses import DeliveryStatuses
 from bot.gateway.users import Users
 from bot.handoff.events import Broker
 from bot.handoff.queue import HandoffQueue
@@ -66,8 +68,9 @@ def assemble(
         channels.providers(),
         f"{socket.gethostname()}:{os.getpid()}",
         concurrency=settings.outbox_concurrency,
+        max_attempts=settings.outbox_max_attempts,
     )
-    inbox = Inbox(sessions, outbox.queue)
+    inbox = Inbox(sessions, outbox.queue, outbox.wake)
     delivery = Delivery(inbox, outbox, channels)
     engine = EngineClient(
         http,
@@ -77,7 +80,9 @@ def assemble(
         actions_url=settings.action_server_url,
     )
     stale_after = timedelta(seconds=settings.agent_timeout_seconds)
-    handoffs = Handoffs(HandoffQueue(sessions), inbox, engine, broker, delivery, stale_after)
+    handoffs = Handoffs(
+        HandoffQueue(sessions), inbox, engine, broker, delivery, stale_after, settings.public_url
+    )
     catalogue = CatalogueCache(sessions, settings.catalogue_cache_seconds)
     answerer = Answerer(settings, engine, handoffs, catalogue)
     scheduler = Scheduler(settings, inbox, answerer, delivery, channels)
@@ -95,7 +100,7 @@ def resources(channels: Channels) -> Callable[[web.Application], AsyncIterator[N
         sessions = make_sessionmaker(store)
         http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
         for channel in channels:
-            await channel.open()
+            await channel.open(sessions)
         broker = _broker(settings)
         if isinstance(broker, RedisBroker):
             await broker.start()
@@ -107,7 +112,9 @@ def resources(channels: Channels) -> Callable[[web.Application], AsyncIterator[N
         app[PIPELINE] = pipeline
         app[HANDOFFS] = pipeline.handoffs
         app[USERS] = Users(sessions)
-        app[DELIVERY_STATUSES] = DeliveryStatuses(sessions)
+        app[CONTACTS] = Contacts(sessions)
+        app[DELIVERIES] = Deliveries(sessions)
+        app[ATTACHMENTS] = Attachments(sessions)
         workers = [
             asyncio.create_task(pipeline.scheduler.retry_forever()),
             asyncio.create_task(pipeline.outbox.run_forever()),
@@ -138,6 +145,7 @@ def create_app(
     app[SETTINGS] = settings
     app.on_response_prepare.append(security_headers(settings))  # type: ignore[arg-type]
     served = Channels(default_channels(settings) if channels is None else channels)
+    app[CHANNELS] = served
     for channel in served:
         channel.add_routes(app)
     agent.add_routes(app)

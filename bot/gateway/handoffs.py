@@ -6,10 +6,13 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.answers.notices import RESOLVED, position_text, taken
+from bot.answers.notices import OPTED_OUT_NOTE, RESOLVED, position_text, taken
+from bot.gateway.attachments import AttachmentView
 from bot.gateway.console import handoff_json
+from bot.gateway.contacts import masked
 from bot.gateway.engine import EngineClient, EngineUnavailable
 from bot.gateway.inbox import Inbound, Inbox
+from bot.gateway.outbound import AGENT, NOTICE
 from bot.handoff.events import AGENTS, Broker, conversation_topic
 from bot.handoff.queue import HandoffQueue, HandoffView, now
 from bot.handoff.triggers import HANDOFF_TYPE
@@ -34,6 +37,19 @@ def handoff_request(replies: list[dict[str, Any]]) -> tuple[list[dict[str, Any]]
     return kept, reason
 
 
+def writer_json(handoff: HandoffView, profiles: dict[tuple[str, str], str | None]) -> dict[str, Any] | None:
+    """Who writes on a channel with addresses (WhatsApp): their number, every digit but the last four
+    hidden, and the profile name their channel shows (unverified: a verified number names the user)."""
+    if handoff.reply_to is None:
+        return None
+    return {
+        "channel": handoff.channel,
+        "number": masked(handoff.reply_to),
+        "profile_name": profiles.get((handoff.channel, handoff.reply_to)),
+        "verified": handoff.user_id is not None,
+    }
+
+
 class Handoffs:
     """Opens hand-offs, routes messages between customers and agents, and hands back to the assistant."""
 
@@ -45,6 +61,7 @@ class Handoffs:
         broker: Broker,
         delivery: Delivery,
         stale_after: timedelta,
+        public_url: str = "",
     ) -> None:
         self.queue = queue
         self.inbox = inbox
@@ -52,15 +69,37 @@ class Handoffs:
         self.broker = broker
         self.delivery = delivery
         self.stale_after = stale_after
+        # Where the provider fetches the files agents attach.
+        self.public_url = public_url.rstrip("/")
 
     async def intercept(self, inbound: Inbound) -> bool:
         """Route a customer's message to the agent when their conversation is handed off."""
         handoff = await self.queue.active_for(inbound.sender_id)
         if handoff is None:
             return False
-        message = await self.queue.add_message(handoff.id, "user", inbound.text)
+        # Files stay with the provider: the console asks the gateway, which fetches them with the
+        # channel's credentials (see `agent.media`).
+        media = [
+            {"content_type": str(item.get("content_type") or ""), "inbound_id": inbound.id, "index": index}
+            for index, item in enumerate(inbound.meta.get("media") or [])
+        ]
+        message = await self.queue.add_message(handoff.id, "user", inbound.text, media)
         self.broker.publish(AGENTS, "message", {"handoff_id": handoff.id, "message": message})
         return True
+
+    async def withdraw(self, sender_id: str) -> None:
+        """The customer opted out: their open hand-off closes (nobody may write to them), noted for the
+        agent, and the assistant takes the conversation back."""
+        handoff = await self.queue.withdraw(sender_id)
+        if handoff is None:
+            return
+        message = await self.queue.add_message(handoff.id, "system", OPTED_OUT_NOTE)
+        self.broker.publish(AGENTS, "message", {"handoff_id": handoff.id, "message": message})
+        try:
+            await self.engine.add_event(sender_id, "resume")
+        except EngineUnavailable as error:
+            log.warning("could not resume conversation of hand-off %s: %s", handoff.id, error)
+        await self.publish_queue()
 
     async def start(
         self, inbound: Inbound, reason: str, replies: list[dict[str, Any]]
@@ -106,12 +145,14 @@ class Handoffs:
         """The console's view of the queue."""
         active = await self.queue.active()
         names = await self.queue.names({i for h in active for i in (h.user_id, h.agent_id) if i is not None})
+        profiles = await self.queue.profiles({(h.channel, h.reply_to) for h in active if h.reply_to})
         at = now()
         queued = [h.id for h in active if h.status == "queued"]
         items = []
         for handoff in active:
             item = handoff_json(handoff, at, self.stale_after, names)
             item["position"] = queued.index(handoff.id) + 1 if handoff.id in queued else None
+            item["writer"] = writer_json(handoff, profiles)
             items.append(item)
         return items
 
@@ -133,16 +174,34 @@ class Handoffs:
                 )
 
     async def to_customer(
-        self, handoff: HandoffView, role: str, text: str, status: dict[str, Any] | None = None
+        self,
+        handoff: HandoffView,
+        role: str,
+        text: str,
+        status: dict[str, Any] | None = None,
+        attachment: AttachmentView | None = None,
     ) -> dict[str, Any]:
         """Record a line and deliver it on the customer's channel: as a live event (what the webchat shows)
-        and, on a channel that delivers later, as a text."""
-        message = await self.queue.add_message(handoff.id, role, text)
+        and, on a channel that delivers later, as a text (an agent's file goes with it)."""
+        media = None if attachment is None else [attachment.media()]
+        message = await self.queue.add_message(handoff.id, role, text, media)
         topic = conversation_topic(handoff.sender_id)
-        self.broker.publish(topic, "message", {"id": message["id"], "role": role, "text": text})
+        event: dict[str, Any] = {"id": message["id"], "role": role, "text": text}
+        if attachment is not None:
+            event["media"] = [
+                {"url": attachment.path, "name": attachment.name, "type": attachment.content_type}
+            ]
+        self.broker.publish(topic, "message", event)
         if status is not None:
             self.broker.publish(topic, "handoff", status)
-        await self.delivery.notify(handoff.channel, handoff.reply_to, text)
+        await self.delivery.notify(
+            handoff.channel,
+            handoff.reply_to,
+            text,
+            AGENT if role == "agent" else NOTICE,
+            message["id"],
+            None if attachment is None else self.public_url + attachment.path,
+        )
         return message
 
     async def take(self, handoff_id: int, agent_id: int, agent_name: str) -> HandoffView | None:
@@ -156,9 +215,11 @@ class Handoffs:
         await self.publish_queue()
         return handoff
 
-    async def reply(self, handoff: HandoffView, text: str) -> dict[str, Any]:
-        """An agent's message to the customer (redacted like every text that is stored)."""
-        message = await self.to_customer(handoff, "agent", redact(text).text)
+    async def reply(
+        self, handoff: HandoffView, text: str, attachment: AttachmentView | None = None
+    ) -> dict[str, Any]:
+        """An agent's message to the customer (redacted like every text that is stored), with a file."""
+        message = await self.to_customer(handoff, "agent", redact(text).text, None, attachment)
         self.broker.publish(AGENTS, "message", {"handoff_id": handoff.id, "message": message})
         return message
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,13 +11,15 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.gateway.contacts import Arrival, arrived
+from bot.gateway.outbound import Draft
 from bot.gateway.outbox import Queued, queue_texts
 from bot.handoff.queue import ACTIVE
 from bot.store.db import in_store
 from bot.store.models import Handoff, InboundMessage, User
 
-# How an answer's texts join the outbox in the answer's transaction: (session, channel, to, texts).
-QueueTexts = Callable[[Session, str, str, list[str]], list[Queued]]
+# How an answer's texts join the outbox in the answer's transaction: (session, channel, to, drafts).
+QueueTexts = Callable[[Session, str, str, Sequence[Draft | str]], list[Queued]]
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class Outgoing:
 
     channel: str
     recipient: str
-    texts: list[str]
+    texts: list[Draft]
 
 
 @dataclass(frozen=True)
@@ -96,10 +98,17 @@ def _verified_user(session: Session, phone: str) -> User | None:
 class Inbox:
     """Store operations, run in a worker thread so the event loop never blocks on the database."""
 
-    def __init__(self, sessions: sessionmaker[Session], queue: QueueTexts = queue_texts) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        queue: QueueTexts = queue_texts,
+        released: Callable[[], None] | None = None,
+    ) -> None:
         self._sessions = sessions
         # How an answer's texts join the outbox (the outbox's own `queue`: leased to this replica).
         self._queue = queue
+        # Called when a contact's message released texts held for their window (the outbox's `wake`).
+        self._released = released
 
     async def record(
         self,
@@ -110,13 +119,16 @@ class Inbox:
         text: str,
         meta: dict[str, Any],
         phone: str | None = None,
+        arrival: Arrival | None = None,
     ) -> tuple[Inbound, bool]:
         """Store a message once; return it and whether it is new (False: a replay of a stored one). With
         `phone`, the user whose verified number it is (if any) is looked up in the same trip and named in
-        the message's metadata as its sender's identity."""
+        the message's metadata as its sender's identity; with `arrival`, the contact's window, name and
+        consent are updated in the same transaction (see `contacts.arrived`)."""
 
-        def run() -> tuple[Inbound, bool]:
+        def run() -> tuple[Inbound, bool, int]:
             with self._sessions() as session:
+                moment = _now()
                 user = None if phone is None else _verified_user(session, phone)
                 if user is not None:
                     meta["identity"] = {"user_id": user.id, "account_id": user.account_id}
@@ -129,12 +141,11 @@ class Inbox:
                     meta=meta,
                     status="pending",
                     attempts=0,
-                    received_at=_now(),
+                    received_at=moment,
                 )
                 session.add(row)
                 try:
-                    session.commit()
-                    return _inbound(row), True
+                    session.flush()
                 except IntegrityError:
                     session.rollback()
                     existing = session.scalars(
@@ -142,9 +153,15 @@ class Inbox:
                             InboundMessage.channel == channel, InboundMessage.external_id == external_id
                         )
                     ).one()
-                    return _inbound(existing), False
+                    return _inbound(existing), False, 0
+                released = 0 if arrival is None else arrived(session, arrival, moment)
+                session.commit()
+                return _inbound(row), True, released
 
-        return await in_store(self._sessions, run)
+        stored, new, released = await in_store(self._sessions, run)
+        if released and self._released is not None:
+            self._released()
+        return stored, new
 
     async def answered(
         self, message_id: int, replies: list[dict[str, Any]], outgoing: Outgoing | None = None

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.gateway.attachments import Attachments
+from bot.gateway.channels import Channels
+from bot.gateway.contacts import Contacts
+from bot.gateway.deliveries import Deliveries
 from bot.gateway.handoffs import Handoffs
 from bot.gateway.pipeline import Pipeline
-from bot.gateway.statuses import DeliveryStatuses
 from bot.gateway.users import Users
 from bot.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
+CHANNELS = web.AppKey("channels", Channels)
 HANDOFFS = web.AppKey("handoffs", Handoffs)
 USERS = web.AppKey("users", Users)
-DELIVERY_STATUSES = web.AppKey("delivery_statuses", DeliveryStatuses)
+CONTACTS = web.AppKey("contacts", Contacts)
+DELIVERIES = web.AppKey("deliveries", Deliveries)
+ATTACHMENTS = web.AppKey("attachments", Attachments)
 PIPELINE = web.AppKey("pipeline", Pipeline)

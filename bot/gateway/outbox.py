@@ -2,12 +2,19 @@
 their channel's provider, with retries and backoff.
 
 A provider outage or timeout loses nothing: the row stays pending and is retried (1 s, 2 s, 4 s … up to a
-minute apart). A recipient's texts go out strictly in order: while the oldest is failing, the later
-ones wait. Each row is claimed with a lease, so two gateway replicas never send the same row.
+minute apart, at most `max_attempts` times, then it is `failed`). A recipient's texts go out in order: while
+the oldest is being retried, the later ones wait. A text the provider refuses is `failed` at once, with the
+provider's code, and the ones after it still go. Each row is claimed with a lease, so two gateway replicas
+never send the same row.
 
 Never twice: a provider's API may take no idempotency key (Twilio's does not), so a send whose outcome is
 unknown (a timeout, a crash or a store failure after the provider accepted it) leaves the row marked in
 flight, and before the row is sent again the provider is asked whether it already holds that message.
+
+Rules of the channel, checked before every send: a recipient who opted out gets nothing but the
+confirmation of it (`suppressed`); past the provider's service window (WhatsApp: 24 hours after the
+recipient's last message) answers and agents' texts are `held` until the recipient writes again, after one
+template that invites them to (when the provider has one), and stale notices are dropped (`failed`).
 """
 
 from __future__ import annotations
@@ -16,16 +23,25 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.gateway.outbound import Provider, Refused
+from bot.gateway.outbound import (
+    CONFIRM,
+    REOPEN,
+    WORTH_REOPENING,
+    Draft,
+    OutboundText,
+    Provider,
+    Refused,
+)
 from bot.store.db import in_store
-from bot.store.models import OutboundMessage
+from bot.store.models import Contact, DeliveryStatus, Handoff, HandoffMessage, OutboundMessage
 
 log = logging.getLogger("bot.gateway.outbox")
 
@@ -36,6 +52,24 @@ class NoProvider(Exception):
 
 # Clock difference allowed between us and the provider when matching an uncertain send.
 CLOCK_SKEW = timedelta(seconds=120)
+# A window closing this soon is treated as closed: a text sent now could arrive after it.
+WINDOW_MARGIN = timedelta(seconds=60)
+# The body kept (and shown to agents) for the template that reopens a closed window.
+REOPEN_BODY = "[Plantilla] Invitación a retomar la conversación"
+# Delivery statuses a provider reports, in the order they happen: a late callback never moves one back.
+DELIVERY_RANK = {
+    "accepted": 0,
+    "queued": 0,
+    "scheduled": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "read": 4,
+    "failed": 5,
+    "undelivered": 5,
+    "canceled": 5,
+}
+FAILED_DELIVERY = ("failed", "undelivered", "canceled")
 
 
 def _now() -> datetime:
@@ -56,13 +90,37 @@ def backoff(attempts: int, ceiling: float = 60.0) -> float:
     return float(min(ceiling, 2 ** max(0, attempts - 1)))
 
 
-Pending = tuple[int, str, str, str, datetime, datetime | None]
+@dataclass(frozen=True)
+class Queued:
+    """A text waiting in the outbox, with what its recipient's contact says; `claimed`: leased to the
+    replica that just queued it (it was the recipient's only text waiting, so that replica sends it without
+    another trip to claim it)."""
+
+    id: int
+    body: str
+    due: datetime
+    claimed: bool = False
+    purpose: str = "answer"
+    content: dict[str, Any] | None = None
+    media_url: str | None = None
+    leased_until: datetime | None = None
+    # The recipient's contact: when they last wrote, and whether they opted out.
+    last_inbound: datetime | None = None
+    opted_out: bool = False
 
 
-def pending_rows(session: Session, channel: str | None = None, recipient: str | None = None) -> list[Pending]:
-    """Texts waiting to go out (id, channel, recipient, body, due, leased until), oldest first; one
-    recipient's on one channel when given."""
-    query = (
+@dataclass(frozen=True)
+class Pending:
+    """A pending row as a delivery round reads it."""
+
+    channel: str
+    recipient: str
+    text: Queued
+
+
+def _pending_query() -> Any:
+    contact = and_(Contact.channel == OutboundMessage.channel, Contact.address == OutboundMessage.recipient)
+    return (
         select(
             OutboundMessage.id,
             OutboundMessage.channel,
@@ -70,41 +128,77 @@ def pending_rows(session: Session, channel: str | None = None, recipient: str | 
             OutboundMessage.body,
             OutboundMessage.next_attempt_at,
             OutboundMessage.claimed_until,
+            OutboundMessage.purpose,
+            OutboundMessage.content,
+            OutboundMessage.media_url,
+            Contact.last_inbound_at,
+            Contact.opted_out_at,
         )
+        .outerjoin(Contact, contact)
         .where(OutboundMessage.status == "pending")
         .order_by(OutboundMessage.id)
-        .limit(1000)
     )
+
+
+def pending_rows(session: Session, channel: str | None = None, recipient: str | None = None) -> list[Pending]:
+    """Texts waiting to go out, oldest first (at most 1,000); one recipient's on one channel when given."""
+    query = _pending_query().limit(1000)
     if channel is not None and recipient is not None:
         query = query.where(OutboundMessage.channel == channel, OutboundMessage.recipient == recipient)
-    return [(r[0], r[1], r[2], r[3], _utc(r[4]), _aware(r[5])) for r in session.execute(query)]
+    return [
+        Pending(
+            r[1],
+            r[2],
+            Queued(
+                r[0],
+                r[3],
+                _utc(r[4]),
+                purpose=r[6],
+                content=r[7],
+                media_url=r[8],
+                leased_until=_aware(r[5]),
+                last_inbound=_aware(r[9]),
+                opted_out=r[10] is not None,
+            ),
+        )
+        for r in session.execute(query)
+    ]
 
 
-class Queued(NamedTuple):
-    """A text waiting in the outbox; `claimed`: leased to the replica that just queued it (it was the
-    recipient's only text waiting, so that replica sends it without another trip to claim it)."""
-
-    id: int
-    body: str
-    due: datetime
-    claimed: bool = False
+def _draft(item: Draft | str) -> Draft:
+    return item if isinstance(item, Draft) else Draft(item)
 
 
 def queue_texts(
-    session: Session, channel: str, to: str, bodies: list[str], claim: tuple[str, timedelta] | None = None
+    session: Session,
+    channel: str,
+    to: str,
+    drafts: Sequence[Draft | str],
+    claim: tuple[str, timedelta] | None = None,
 ) -> list[Queued]:
     """Add texts for a recipient on a channel to the outbox in this transaction, due now; return the
     recipient's queue then, oldest first. With `claim` (owner, lease) and nothing older waiting, the new
     texts are leased to that owner and marked in flight at once, as `Outbox.deliver` would before sending
     them."""
     moment = _now()
-    waiting = [Queued(row_id, body, due) for row_id, _, _, body, due, _ in pending_rows(session, channel, to)]
+    waiting = [pending.text for pending in pending_rows(session, channel, to)]
+    contact = session.get(Contact, (channel, to)) if not waiting else None
+    last_inbound = (
+        waiting[0].last_inbound if waiting else _aware(contact.last_inbound_at if contact else None)
+    )
+    opted_out = waiting[0].opted_out if waiting else bool(contact and contact.opted_out_at)
     leased = claim is not None and not waiting
+    items = [_draft(item) for item in drafts]
     rows = [
         OutboundMessage(
             channel=channel,
             recipient=to,
-            body=body,
+            body=draft.body,
+            purpose=draft.purpose,
+            content=draft.content,
+            media_url=draft.media_url,
+            inbound_id=draft.inbound_id,
+            handoff_message_id=draft.handoff_message_id,
             status="pending",
             attempts=0,
             next_attempt_at=moment,
@@ -113,11 +207,36 @@ def queue_texts(
             claimed_until=moment + claim[1] if leased and claim else None,
             in_flight_since=moment if leased else None,
         )
-        for body in bodies
+        for draft in items
     ]
     session.add_all(rows)
     session.flush()
-    return [*waiting, *(Queued(row.id, row.body, moment, leased) for row in rows)]
+    queued = [
+        Queued(
+            row.id,
+            row.body,
+            moment,
+            leased,
+            row.purpose,
+            row.content,
+            row.media_url,
+            last_inbound=last_inbound,
+            opted_out=opted_out,
+        )
+        for row in rows
+    ]
+    return [*waiting, *queued]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one text in a delivery run."""
+
+    id: int
+    status: str  # sent, failed, held, suppressed
+    provider_id: str | None = None
+    error: str | None = None
+    code: str | None = None
 
 
 class Outbox:
@@ -130,28 +249,36 @@ class Outbox:
         owner: str,
         lease_seconds: float = 30.0,
         concurrency: int = 20,
+        max_attempts: int = 10,
     ) -> None:
         self._sessions = sessions
         self._providers = providers
         self._owner = owner
         self._lease = timedelta(seconds=lease_seconds)
         # The row operations, each one transaction, run in the store's worker thread.
-        self.rows = OutboxRows(sessions, owner, self._lease)
+        self.rows = OutboxRows(sessions, owner, self._lease, max_attempts, providers)
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
 
-    def queue(self, session: Session, channel: str, to: str, bodies: list[str]) -> list[Queued]:
+    def queue(self, session: Session, channel: str, to: str, drafts: Sequence[Draft | str]) -> list[Queued]:
         """`queue_texts` with this replica's lease: what it queues first in line, it sends unclaimed."""
-        return queue_texts(session, channel, to, bodies, (self._owner, self._lease))
+        return queue_texts(session, channel, to, drafts, (self._owner, self._lease))
 
-    async def send(self, channel: str, to: str, bodies: list[str]) -> None:
-        """Store texts, then try to deliver the recipient's pending texts now; failures are retried later."""
+    async def send(self, channel: str, to: str, drafts: Sequence[Draft | str]) -> list[int]:
+        """Store texts, then try to deliver the recipient's pending texts now (failures are retried later);
+        return the new rows' ids."""
 
         def run() -> list[Queued]:
             with self._sessions.begin() as session:
-                return self.queue(session, channel, to, bodies)
+                return self.queue(session, channel, to, drafts)
 
-        await self.deliver(channel, to, await in_store(self._sessions, run))
+        queued = await in_store(self._sessions, run)
+        await self.deliver(channel, to, queued)
+        return [q.id for q in queued[len(queued) - len(drafts) :]]
+
+    def wake(self) -> None:
+        """Texts became deliverable (held ones released): start a round now."""
+        self._wake.set()
 
     async def run_forever(self, idle_seconds: float = 1.0) -> None:
         """Deliver whenever texts are queued, and retry failed ones when they are due."""
@@ -172,66 +299,98 @@ class Outbox:
         now = _now()
         queues: dict[tuple[str, str], list[Queued]] = defaultdict(list)
         busy: set[tuple[str, str]] = set()
-        for row_id, channel, recipient, body, due, leased_until in await in_store(
-            self._sessions, self.rows.pending
-        ):
+        for pending in await in_store(self._sessions, self.rows.pending):
+            key = (pending.channel, pending.recipient)
+            leased_until = pending.text.leased_until
             if leased_until is not None and leased_until > now:
-                busy.add((channel, recipient))
-            queues[channel, recipient].append(Queued(row_id, body, due))
+                busy.add(key)
+            queues[key].append(pending.text)
         ready = {key: rows for key, rows in queues.items() if key not in busy and rows[0].due <= now}
         counts = await asyncio.gather(*(self.deliver(*key, rows) for key, rows in ready.items()))
         return sum(counts)
 
     async def deliver(self, channel: str, recipient: str, rows: list[Queued]) -> int:
         """Deliver a recipient's pending texts just read from the store, in order, until one is not due or
-        fails; return how many went out. What went out is recorded in one trip once the run ends (a text
-        sent but not yet recorded stays in flight: it is checked with the provider, never resent blind)."""
-        sent: list[tuple[int, str]] = []
-        failed: tuple[int, str, bool] | None = None
+        must be retried; return how many went out. What became of them is recorded in one trip once the
+        run ends (a text sent but not yet recorded stays in flight: it is checked with the provider, never
+        resent blind)."""
+        provider = self._providers.get(channel)
+        outcomes: list[Outcome] = []
+        retry: Outcome | None = None
         untried: list[int] = []
         async with self._limit:
             rows = await self._still_ours(rows)
-            for index, (row_id, body, due, claimed) in enumerate(rows):
-                if due > _now():
-                    break  # the oldest is not due: keep the order
-                uncertain_since = None
+            for index, row in enumerate(rows):
+                if row.due > _now() or provider is None:
+                    break  # the oldest is not due: keep the order (or another replica delivers it)
+                claimed, uncertain_since = row.claimed, None
                 if not claimed:
-                    claimed, uncertain_since = await in_store(self._sessions, self.rows.claim, row_id)
+                    claimed, uncertain_since = await in_store(self._sessions, self.rows.claim, row.id)
                     if not claimed:
                         break  # another replica is on it (or it went out meanwhile)
+                ruled = self._ruled_out(row, provider)
+                if ruled is not None:
+                    outcomes.append(ruled)
+                    continue
                 try:
-                    sent.append(
-                        (row_id, await self._send_once(row_id, channel, recipient, body, uncertain_since))
-                    )
+                    sid = await self._send_once(row, provider, channel, recipient, uncertain_since)
+                    outcomes.append(Outcome(row.id, "sent", provider_id=sid))
+                except Refused as refusal:
+                    outcomes.append(self._refused(row, refusal))
                 except Exception as error:
-                    failed = (row_id, str(error)[:255], isinstance(error, Refused))
+                    retry = Outcome(row.id, "pending", error=f"{type(error).__name__}: {error}"[:255])
                     # Texts leased when queued behind it were never tried: free now, they follow it.
                     untried = [later.id for later in rows[index + 1 :] if later.claimed]
-                    log.warning("outbound message %s failed (%s); will retry", row_id, type(error).__name__)
+                    log.warning("outbound message %s failed (%s); will retry", row.id, type(error).__name__)
                     break
-            if sent or failed:
-                try:
-                    await in_store(self._sessions, self.rows.record, sent, failed, untried)
-                except Exception:
-                    # Still marked in flight: whoever claims them after the lease asks the provider first.
-                    log.warning("outbound messages %s: outcome not recorded; they will be checked", sent)
-                    return 0
-        return len(sent)
+            if not outcomes and retry is None:
+                return 0
+            try:
+                reopen = await in_store(self._sessions, self.rows.record, outcomes, retry, untried)
+            except Exception:
+                # Still marked in flight: whoever claims them after the lease asks the provider first.
+                log.warning("outbound messages %s: outcome not recorded; they will be checked", outcomes)
+                return 0
+        if reopen is not None:  # the window closed: the template that reopens it goes out now
+            await self.deliver(channel, recipient, [reopen])
+        return sum(1 for outcome in outcomes if outcome.status == "sent")
+
+    @staticmethod
+    def _ruled_out(row: Queued, provider: Provider) -> Outcome | None:
+        """What the channel's rules make of a text before it is sent: None to send it."""
+        if row.opted_out and row.purpose != CONFIRM:
+            return Outcome(row.id, "suppressed")
+        window = provider.window
+        if window is None or row.purpose in (REOPEN, CONFIRM) or row.last_inbound is None:
+            return None
+        if _now() - row.last_inbound < window - WINDOW_MARGIN:
+            return None
+        return _window_closed(row, None, "outside the service window")
+
+    @staticmethod
+    def _refused(row: Queued, refusal: Refused) -> Outcome:
+        log.warning("outbound message %s refused: %s", row.id, refusal)
+        if refusal.window_closed:
+            return _window_closed(row, refusal.code, str(refusal))
+        return Outcome(row.id, "failed", error=str(refusal)[:255], code=refusal.code)
 
     async def _send_once(
-        self, row_id: int, channel: str, recipient: str, body: str, uncertain_since: datetime | None
+        self,
+        row: Queued,
+        provider: Provider,
+        channel: str,
+        recipient: str,
+        uncertain_since: datetime | None,
     ) -> str:
         """Send the row, unless an earlier attempt whose outcome is unknown did reach the provider."""
-        provider = self._providers.get(channel)
-        if provider is None:
-            raise NoProvider(f"no provider delivers the channel {channel!r} on this gateway")
+        text = OutboundText(recipient, row.body, row.purpose, row.content, row.media_url)
         if uncertain_since is not None:
             known = await in_store(self._sessions, self.rows.provider_ids, channel, recipient)
-            found = await provider.find(recipient, body, uncertain_since - CLOCK_SKEW, known)
+            found = await provider.find(text, uncertain_since - CLOCK_SKEW, known)
             if found is not None:
-                log.info("outbound message %s had been accepted (%s): not sent again", row_id, found)
+                log.info("outbound message %s had been accepted (%s): not sent again", row.id, found)
                 return found
-        return await provider.send(recipient, body)
+        return await provider.send(text)
 
     async def _still_ours(self, rows: list[Queued]) -> list[Queued]:
         """Texts leased when they were queued may have waited for a delivery slot longer than a good part of
@@ -248,18 +407,89 @@ class Outbox:
             kept.append(row)
         return kept
 
+    async def reported(self, provider_id: str, status: str, code: str | None) -> dict[str, Any] | None:
+        """A delivery status the provider reported (a status callback): kept by the provider's id, and on
+        the text it belongs to. A text that failed because the window had closed waits for the recipient
+        (after the template that reopens it). Returns what the console shows of the change, if anything."""
+        reported = await in_store(self._sessions, self.rows.reported, provider_id, status, code)
+        if reported.reopen is not None:
+            channel, recipient, queued = reported.reopen
+            await self.deliver(channel, recipient, [queued])
+        return reported.event
+
+    async def reopen(self, channel: str, recipient: str, handoff_message_id: int | None = None) -> int | None:
+        """Send the template that reopens the recipient's closed window (an agent asked; the transcript
+        line that says so shows its delivery); the new row's id, or None when the provider has no template
+        or one already went out since the recipient last wrote."""
+        queued = await in_store(
+            self._sessions, self.rows.queue_reopen, channel, recipient, handoff_message_id
+        )
+        if queued is None:
+            return None
+        await self.deliver(channel, recipient, [queued])
+        return queued.id
+
     async def stats(self) -> dict[str, Any]:
         """Counts by status (diagnostics, soak reports)."""
         return await in_store(self._sessions, self.rows.stats)
 
 
-class OutboxRows:
-    """The outbox's rows: pending texts, leases, what went out and what failed."""
+@dataclass(frozen=True)
+class Reported:
+    """What a reported status changed: the console's event, and a template to send now."""
 
-    def __init__(self, sessions: sessionmaker[Session], owner: str, lease: timedelta) -> None:
+    event: dict[str, Any] | None = None
+    reopen: tuple[str, str, Queued] | None = None
+
+
+def _delivery_event(session: Session, row: OutboundMessage) -> dict[str, Any]:
+    """A text's delivery as the console hears of it, with the hand-off it belongs to (if any)."""
+    handoff_id = None
+    if row.handoff_message_id is not None:
+        handoff_id = session.scalar(
+            select(HandoffMessage.handoff_id).where(HandoffMessage.id == row.handoff_message_id)
+        )
+    if handoff_id is None:
+        handoff_id = session.scalar(
+            select(Handoff.id)
+            .where(Handoff.channel == row.channel, Handoff.reply_to == row.recipient)
+            .order_by(Handoff.id.desc())
+            .limit(1)
+        )
+    return {
+        "handoff_id": handoff_id,
+        "outbound_id": row.id,
+        "handoff_message_id": row.handoff_message_id,
+        "purpose": row.purpose,
+        "status": row.status,
+        "delivery": row.delivery,
+        "error_code": row.error_code,
+    }
+
+
+def _window_closed(row: Queued, code: str | None, error: str) -> Outcome:
+    """A text past the recipient's window: answers and agents' texts wait for them; notices are dropped."""
+    if row.purpose in WORTH_REOPENING:
+        return Outcome(row.id, "held", error=error[:255], code=code)
+    return Outcome(row.id, "failed", error=error[:255], code=code)
+
+
+class OutboxRows:
+    """The outbox's rows: pending texts, leases, what went out, failed or waits, and delivery statuses."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        owner: str,
+        lease: timedelta,
+        max_attempts: int = 10,
+        providers: Mapping[str, Provider] | None = None,
+    ) -> None:
         self._sessions = sessions
         self._owner = owner
         self._lease = lease
+        self._max_attempts = max_attempts
+        self._providers = providers or {}
 
     def pending(self) -> list[Pending]:
         """Every text waiting to go out, oldest first."""
@@ -323,11 +553,11 @@ class OutboxRows:
         with self._sessions() as session:
             return {provider_id for provider_id in session.scalars(query) if provider_id}
 
-    def record(
-        self, sent: list[tuple[int, str]], failed: tuple[int, str, bool] | None, untried: list[int]
-    ) -> None:
-        """Mark texts sent (with the provider's ids) and the one that failed after them, and end the lease
-        of texts leased when queued but not tried (nothing went out), in one trip."""
+    def record(self, outcomes: list[Outcome], retry: Outcome | None, untried: list[int]) -> Queued | None:
+        """Record a delivery run in one trip: texts sent (with the provider's ids and any status it already
+        reported), refused, held or suppressed; the one to retry (or, out of attempts, failed); and free the
+        texts leased when queued but not tried. Returns the template that reopens the window when texts
+        were held for it and none went out since the recipient last wrote."""
         moment = _now()
         with self._sessions.begin() as session:
             if untried:
@@ -337,36 +567,152 @@ class OutboxRows:
                     .values(claimed_until=None, in_flight_since=None)
                     .execution_options(synchronize_session=False)
                 )
-            for row_id, provider_id in sent:
+            reported = self._reported_early(session, [o.provider_id for o in outcomes if o.provider_id])
+            held: OutboundMessage | None = None
+            for outcome in outcomes:
+                values: dict[str, Any] = {
+                    "status": outcome.status,
+                    "claimed_until": None,
+                    "in_flight_since": None,
+                }
+                if outcome.status == "sent":
+                    values.update(sent_at=moment, provider_id=(outcome.provider_id or "")[:64])
+                    early = reported.get(outcome.provider_id or "")
+                    if early is not None:
+                        values.update(delivery=early.status, delivery_at=early.updated_at)
+                        if early.error_code:
+                            values["error_code"] = early.error_code
+                else:
+                    values.update(last_error=outcome.error, error_code=outcome.code)
                 session.execute(
                     update(OutboundMessage)
-                    .where(OutboundMessage.id == row_id)
-                    .values(
-                        status="sent",
-                        sent_at=moment,
-                        claimed_until=None,
-                        provider_id=provider_id[:64],
-                        in_flight_since=None,
-                    )
+                    .where(OutboundMessage.id == outcome.id)
+                    .values(**values)
                     .execution_options(synchronize_session=False)
                 )
-            if failed is not None:
-                row_id, error, refused = failed
-                row = session.get(OutboundMessage, row_id)
-                if row is not None:
-                    row.attempts += 1
-                    row.last_error = error
-                    row.next_attempt_at = moment + timedelta(seconds=backoff(row.attempts))
-                    row.claimed_until = None
-                    if refused:  # the provider said no: nothing went out, the next try sends without asking
-                        row.in_flight_since = None
+                if outcome.status == "held" and held is None:
+                    held = session.get(OutboundMessage, outcome.id)
+            if retry is not None:
+                self._retry_later(session, retry, moment)
+            return None if held is None else self._reopen_for(session, held.channel, held.recipient, moment)
+
+    def _retry_later(self, session: Session, retry: Outcome, moment: datetime) -> None:
+        row = session.get(OutboundMessage, retry.id)
+        if row is None:
+            return
+        row.attempts += 1
+        row.last_error = retry.error
+        row.claimed_until = None
+        if row.attempts >= self._max_attempts:
+            # Out of retries: it stops holding up the recipient's later texts. If the provider did accept
+            # one of the attempts after all, the status callback will still tell.
+            row.status = "failed"
+            log.warning("outbound message %s failed after %s attempts", row.id, row.attempts)
+        else:
+            row.next_attempt_at = moment + timedelta(seconds=backoff(row.attempts))
+
+    @staticmethod
+    def _reported_early(session: Session, provider_ids: list[str]) -> dict[str, DeliveryStatus]:
+        """Statuses the provider reported before the send was recorded (its callback can win the race)."""
+        if not provider_ids:
+            return {}
+        query = select(DeliveryStatus).where(DeliveryStatus.message_sid.in_(provider_ids))
+        return {row.message_sid: row for row in session.scalars(query)}
+
+    def _reopen_for(
+        self,
+        session: Session,
+        channel: str,
+        recipient: str,
+        moment: datetime,
+        handoff_message_id: int | None = None,
+    ) -> Queued | None:
+        """Queue the template that reopens the recipient's window, unless the provider has none or one was
+        queued since the recipient last wrote."""
+        provider = self._providers.get(channel)
+        template = None if provider is None else provider.reopener()
+        if template is None:
+            return None
+        contact = session.get(Contact, (channel, recipient))
+        if contact is None:
+            contact = Contact(channel=channel, address=recipient)
+            session.add(contact)
+        if contact.opted_out_at is not None:
+            return None
+        last_inbound = _aware(contact.last_inbound_at)
+        queued_at = _aware(contact.reopen_queued_at)
+        if queued_at is not None and (last_inbound is None or queued_at > last_inbound):
+            return None
+        contact.reopen_queued_at = moment
+        row = OutboundMessage(
+            channel=channel,
+            recipient=recipient,
+            body=REOPEN_BODY,
+            purpose=REOPEN,
+            content=template,
+            handoff_message_id=handoff_message_id,
+            status="pending",
+            attempts=0,
+            next_attempt_at=moment,
+            created_at=moment,
+            claimed_by=self._owner,
+            claimed_until=moment + self._lease,
+            in_flight_since=moment,
+        )
+        session.add(row)
+        session.flush()
+        return Queued(row.id, row.body, moment, True, REOPEN, template, last_inbound=last_inbound)
+
+    def queue_reopen(self, channel: str, recipient: str, handoff_message_id: int | None) -> Queued | None:
+        """`_reopen_for` in a transaction of its own (an agent asked for the template)."""
+        with self._sessions.begin() as session:
+            return self._reopen_for(session, channel, recipient, _now(), handoff_message_id)
+
+    def reported(self, provider_id: str, status: str, code: str | None) -> Reported:
+        """Keep the provider's latest status of a message (never moving back: a late "sent" does not undo
+        "read"), and put it on the text it belongs to. A text that failed because the window had closed is
+        held for the recipient, and the template that reopens the window queued."""
+        moment = _now()
+        rank = DELIVERY_RANK.get(status, 0)
+        with self._sessions.begin() as session:
+            kept = session.get(DeliveryStatus, provider_id)
+            if kept is not None and DELIVERY_RANK.get(kept.status, 0) > rank:
+                return Reported()
+            session.merge(
+                DeliveryStatus(message_sid=provider_id, status=status, error_code=code, updated_at=moment)
+            )
+            row = session.scalars(
+                select(OutboundMessage).where(OutboundMessage.provider_id == provider_id)
+            ).first()
+            if row is None:
+                return Reported()  # not recorded yet: `record` picks the status up
+            row.delivery, row.delivery_at = status[:16], moment
+            if code:
+                row.error_code = code[:16]
+            reopen = None
+            if status in FAILED_DELIVERY:
+                provider = self._providers.get(row.channel)
+                if provider is not None and provider.window_closed(code) and row.purpose in WORTH_REOPENING:
+                    # Refused for the window after it was accepted: it waits for the recipient, like a text
+                    # refused at once, and goes again (a new message) when they write.
+                    row.status, row.provider_id, row.in_flight_since = "held", None, None
+                    reopen = self._reopen_for(session, row.channel, row.recipient, moment)
+                else:
+                    row.status = "failed"
+            session.flush()
+            return Reported(
+                _delivery_event(session, row),
+                None if reopen is None else (row.channel, row.recipient, reopen),
+            )
 
     def stats(self) -> dict[str, Any]:
         """Counts by status."""
         with self._sessions() as session:
-            rows = session.execute(select(OutboundMessage.status, OutboundMessage.attempts))
-            counts: dict[str, Any] = {"pending": 0, "sent": 0, "retried": 0}
-            for status, attempts in rows:
-                counts[status] += 1
-                counts["retried"] += 1 if attempts else 0
+            counts: dict[str, Any] = {"pending": 0, "sent": 0, "failed": 0, "held": 0, "suppressed": 0}
+            for status, number in session.execute(
+                select(OutboundMessage.status, func.count()).group_by(OutboundMessage.status)
+            ):
+                counts[status] = int(number)
+            retried = select(func.count()).select_from(OutboundMessage).where(OutboundMessage.attempts > 0)
+            counts["retried"] = int(session.scalar(retried) or 0)
             return counts

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.db import in_store
-from bot.store.models import Account, Contract, Handoff, HandoffMessage, User
+from bot.store.models import Account, Contact, Contract, Handoff, HandoffMessage, User
 
 ACTIVE = ("queued", "assigned")
 
@@ -94,12 +94,15 @@ def _view(row: Handoff) -> HandoffView:
 
 def _message(row: HandoffMessage) -> dict[str, Any]:
     created = _aware(row.created_at)
-    return {
+    message: dict[str, Any] = {
         "id": row.id,
         "role": row.role,
         "text": row.text,
         "created_at": created.isoformat() if created else None,
     }
+    if row.media:
+        message["media"] = list(row.media)
+    return message
 
 
 class HandoffQueue:
@@ -165,12 +168,16 @@ class HandoffQueue:
 
         return await in_store(self._sessions, run)
 
-    async def add_message(self, handoff_id: int, role: str, text: str) -> dict[str, Any]:
-        """Append a line to the transcript."""
+    async def add_message(
+        self, handoff_id: int, role: str, text: str, media: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """Append a line (and the files it carried) to the transcript."""
 
         def run() -> dict[str, Any]:
             with self._sessions.begin() as session:
-                row = HandoffMessage(handoff_id=handoff_id, role=role, text=text, created_at=now())
+                row = HandoffMessage(
+                    handoff_id=handoff_id, role=role, text=text, created_at=now(), media=media or None
+                )
                 session.add(row)
                 session.flush()
                 return _message(row)
@@ -284,6 +291,46 @@ class HandoffQueue:
                     return None
                 row = session.get(Handoff, handoff_id)
                 return None if row is None else _view(row)
+
+        return await in_store(self._sessions, run)
+
+    async def withdraw(self, sender_id: str) -> HandoffView | None:
+        """Close the sender's open hand-off, whoever has it (the customer asked not to be written to)."""
+
+        def run() -> HandoffView | None:
+            with self._sessions.begin() as session:
+                row = session.scalars(
+                    select(Handoff).where(Handoff.sender_id == sender_id, Handoff.status.in_(ACTIVE))
+                ).first()
+                if row is None:
+                    return None
+                row.status, row.resolved_at = "resolved", now()
+                session.flush()
+                return _view(row)
+
+        return await in_store(self._sessions, run)
+
+    async def message(self, message_id: int) -> tuple[int, dict[str, Any]] | None:
+        """One transcript line and its hand-off's id."""
+
+        def run() -> tuple[int, dict[str, Any]] | None:
+            with self._sessions() as session:
+                row = session.get(HandoffMessage, message_id)
+                return None if row is None else (row.handoff_id, _message(row))
+
+        return await in_store(self._sessions, run)
+
+    async def profiles(self, addresses: set[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+        """The name each (channel, address) showed for itself (WhatsApp's profile name), if known."""
+
+        def run() -> dict[tuple[str, str], str | None]:
+            if not addresses:
+                return {}
+            with self._sessions() as session:
+                rows = session.scalars(
+                    select(Contact).where(tuple_(Contact.channel, Contact.address).in_(sorted(addresses)))
+                )
+                return {(row.channel, row.address): row.profile_name for row in rows}
 
         return await in_store(self._sessions, run)
 

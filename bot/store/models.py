@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -261,7 +262,13 @@ class Invoice(Base):
 
 # --- Gateway -----------------------------------------------------------------------------------------
 INBOUND_STATUSES = ("pending", "answered")
-OUTBOUND_STATUSES = ("pending", "sent")
+# pending: to send; sent: the provider accepted it; failed: refused or out of retries (final); held: waits
+# for the recipient to write (their channel's service window closed); suppressed: the recipient opted out.
+OUTBOUND_STATUSES = ("pending", "sent", "failed", "held", "suppressed")
+# Why a text goes out: an answer to the user's message, a notice (queue position, resolved), an agent's
+# message, a template that reopens a closed service window, or the opt-out confirmation (the one text a
+# suppressed recipient still gets).
+OUTBOUND_PURPOSES = ("answer", "notice", "agent", "reopen", "confirm")
 
 
 class InboundMessage(Base):
@@ -337,7 +344,9 @@ class Handoff(Base):
 
 
 class HandoffMessage(Base):
-    """One line of a hand-off's transcript (already redacted)."""
+    """One line of a hand-off's transcript (already redacted), with the files it carried: a customer's
+    (`{"content_type", "inbound_id", "index"}`: fetched from the provider when an agent opens it) or an
+    agent's (`{"content_type", "attachment", "name", "size"}`)."""
 
     __tablename__ = "handoff_messages"
     __table_args__ = (_one_of("role", HANDOFF_ROLES),)
@@ -346,6 +355,70 @@ class HandoffMessage(Base):
     handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    media: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+
+
+class Attachment(Base):
+    """A file an agent attached to a reply, served to the provider (which fetches it to deliver it) under
+    an unguessable id."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(160))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- Contacts on channels that deliver later (WhatsApp) -----------------------------------------------
+CONTACT_EVENTS = ("opt_out", "opt_in")
+
+
+class Contact(Base):
+    """An address a channel delivers to: when it last wrote (the service window runs from there), the
+    name its channel gave, and whether it asked not to be written to."""
+
+    __tablename__ = "contacts"
+
+    channel: Mapped[str] = mapped_column(String(24), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    profile_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # When a template to reopen the closed window was last queued (one per closed window).
+    reopen_queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ContactEvent(Base):
+    """The audit trail of opt-outs and opt-ins: who, when, and the message that asked."""
+
+    __tablename__ = "contact_events"
+    __table_args__ = (
+        _one_of("event", CONTACT_EVENTS),
+        Index("ix_contact_events_address", "channel", "address"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(24))
+    address: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(8))
+    # The provider's id of the message that asked (its text is in inbound_messages).
+    message_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ContentTemplate(Base):
+    """A rich message (quick replies, a list) created once with the provider's content API, by the hash
+    of its definition."""
+
+    __tablename__ = "content_templates"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_sid: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -358,7 +431,9 @@ class OutboundMessage(Base):
     __tablename__ = "outbound_messages"
     __table_args__ = (
         _one_of("status", OUTBOUND_STATUSES),
+        _one_of("purpose", OUTBOUND_PURPOSES),
         Index("ix_outbound_messages_status_next", "status", "next_attempt_at"),
+        Index("ix_outbound_messages_provider_id", "provider_id"),
         Index("ix_outbound_messages_channel_recipient", "channel", "recipient"),
     )
 
@@ -367,7 +442,7 @@ class OutboundMessage(Base):
     channel: Mapped[str] = mapped_column(String(24), default="whatsapp", server_default="whatsapp")
     recipient: Mapped[str] = mapped_column(String(64), index=True)
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(8), default="pending")
+    status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -380,3 +455,16 @@ class OutboundMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    purpose: Mapped[str] = mapped_column(String(8), default="answer", server_default="answer")
+    # A rich form of the text (quick replies or a list; `body` is its plain fallback), or the template
+    # that reopens a closed window: {"sid", "variables"}.
+    content: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    media_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # The provider's error when it refused or failed the text (Twilio's 63016: outside the window).
+    error_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The latest delivery status the provider reported (sent, delivered, read, failed, undelivered).
+    delivery: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    delivery_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # What it belongs to: the message it answers, or the agent's line in a hand-off.
+    inbound_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    handoff_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)

@@ -5,18 +5,20 @@ delivery through the outbox) beside the webchat, without a line of the gateway c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from pydantic import BaseModel
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.answers import notices
 from bot.gateway.app import create_app
 from bot.gateway.channels import Incoming, Rendered
 from bot.gateway.channels.webchat import WebchatChannel
 from bot.gateway.keys import PIPELINE
+from bot.gateway.outbound import OutboundText
 from bot.gateway.render import split_text
 from tests.gateway.conftest import FakeEngine, inbound, make_settings, rows
 
@@ -28,13 +30,20 @@ class SmsProvider:
     """The SMS operator's API: records what it was asked to send."""
 
     sent: list[tuple[str, str]] = field(default_factory=list)
+    window: timedelta | None = None  # SMS may write at any time
 
-    async def send(self, to: str, body: str) -> str:
-        self.sent.append((to, body))
+    async def send(self, text: OutboundText) -> str:
+        self.sent.append((text.to, text.body))
         return f"sms-{len(self.sent)}"
 
-    async def find(self, to: str, body: str, since: datetime, exclude: set[str]) -> str | None:
+    async def find(self, text: OutboundText, since: datetime, exclude: set[str]) -> str | None:
         return None
+
+    def reopener(self) -> dict[str, Any] | None:
+        return None
+
+    def window_closed(self, code: str | None) -> bool:
+        return False
 
 
 class SmsWebhook(BaseModel):
@@ -67,7 +76,7 @@ class SmsChannel:
     def provider(self) -> SmsProvider:
         return self.operator
 
-    async def open(self) -> None:
+    async def open(self, store: sessionmaker[Session]) -> None:
         return None
 
     async def close(self) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from aiohttp import web
+from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
     from bot.gateway.outbound import Provider
@@ -40,13 +41,23 @@ class Incoming:
     # Who sends, for the rate limits beside the conversation's own: "ip:…" for anonymous traffic, "user:…"
     # when signed in, the number on WhatsApp.
     client: str | None = None
+    # The name the sender's channel shows for them (WhatsApp's profile name): unverified, for agents only.
+    profile_name: str | None = None
+    # Files that came with the message ({"url", "content_type"}): the channel fetches them for agents.
+    media: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
 class Rendered:
-    """A reply as a text channel sends it: its texts in order."""
+    """A reply as a text channel sends it: its texts in order, and for each (by position; none when
+    shorter) a richer form the channel's provider may send instead (options to tap)."""
 
     texts: tuple[str, ...]
+    contents: tuple[dict[str, Any] | None, ...] = ()
+
+    def content(self, index: int) -> dict[str, Any] | None:
+        """The rich form of the text at `index`, if any."""
+        return self.contents[index] if index < len(self.contents) else None
 
 
 class Channel(Protocol):
@@ -71,13 +82,28 @@ class Channel(Protocol):
         """What delivers this channel's texts (None when it answers in the response); set once opened."""
         ...
 
-    async def open(self) -> None:
-        """Acquire what the channel needs while the gateway runs (an HTTP client for its provider)."""
+    async def open(self, store: sessionmaker[Session]) -> None:
+        """Acquire what the channel needs while the gateway runs (an HTTP client for its provider; the
+        store, for what its provider keeps)."""
         ...
 
     async def close(self) -> None:
         """Release it on shutdown."""
         ...
+
+
+@runtime_checkable
+class MediaSource(Protocol):
+    """A channel whose messages may bring files, which it fetches for agents (with its own credentials)."""
+
+    async def fetch_media(self, url: str) -> tuple[str, bytes]:
+        """The file at a URL its messages gave: (content type, bytes); `MediaRefused` when it cannot be
+        served (not the channel's, too large, a type not allowed, unavailable)."""
+        ...
+
+
+class MediaRefused(Exception):
+    """A file that cannot be served to an agent; the message says why."""
 
 
 class Channels:

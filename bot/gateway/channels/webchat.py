@@ -22,6 +22,8 @@ from bot.settings import Settings
 from bot.store.demo import DEMO_ACCOUNT_IDS
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from bot.gateway.outbound import Provider
     from bot.gateway.pipeline import Pipeline
 
@@ -106,7 +108,7 @@ class WebchatChannel:
         """The answer is the response: nothing to deliver later."""
         return None
 
-    async def open(self) -> None:
+    async def open(self, store: sessionmaker[Session]) -> None:
         """Nothing to acquire."""
 
     async def close(self) -> None:

@@ -40,6 +40,10 @@ class Pipeline:
         """Answer a stored message now (in order after the sender's earlier ones); None: engine down."""
         return await self.scheduler.answer(inbound)
 
+    async def inbound(self, message_id: int) -> Inbound | None:
+        """A stored message (the files a customer sent are read from it)."""
+        return await self._inbox.get(message_id)
+
     async def history(self, sender_id: str, limit: int) -> list[tuple[str, list[dict[str, Any]]]]:
         """A conversation's last answered messages (as stored: redacted) and their replies, oldest first."""
         return await self._inbox.history(sender_id, limit)

@@ -11,6 +11,7 @@ from typing import Any
 from bot.answers import notices
 from bot.answers.billing import card_data_warning
 from bot.answers.question import Question
+from bot.gateway.contacts import OPT_IN, OPT_OUT
 from bot.gateway.engine import EngineClient, EngineUnavailable
 from bot.gateway.handoffs import Handoffs, handoff_request
 from bot.gateway.inbox import Inbound
@@ -41,9 +42,15 @@ class Answerer:
 
     async def answer(self, inbound: Inbound, handed_off: bool) -> list[dict[str, Any]] | None:
         """The replies to a claimed message; None while the engine is unavailable (it stays stored)."""
+        kind = inbound.meta.get("kind", "text")
+        if kind == OPT_OUT:
+            # Before anything else, a hand-off included: nobody may write to them any more.
+            await self._handoffs.withdraw(inbound.sender_id)
+            return [{"text": notices.OPTED_OUT}]
         if handed_off and await self._handoffs.intercept(inbound):
             return []  # a person handles this conversation: the assistant stays silent
-        kind = inbound.meta.get("kind", "text")
+        if kind == OPT_IN:
+            return [{"text": notices.OPTED_IN}]
         if kind != "text":
             return [{"text": notices.NOT_TEXT.get(kind, notices.EMPTY)}]
         if "notice" in inbound.meta:  # refused at intake on a channel that answers later
@@ -55,6 +62,8 @@ class Answerer:
         replies, reason = handoff_request(replies)
         if reason is not None:
             replies = [*replies, *await self._handoffs.start(inbound, reason, replies)]
+        if inbound.meta.get("media"):
+            replies = [*replies, {"text": notices.ATTACHMENT_UNREAD}]
         return replies
 
     async def _engine_replies(self, inbound: Inbound) -> list[dict[str, Any]] | None:

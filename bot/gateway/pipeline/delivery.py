@@ -5,9 +5,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.gateway.channels import Channels
+from bot.gateway.channels import Channel, Channels
+from bot.gateway.contacts import OPT_OUT
 from bot.gateway.inbox import Inbound, Inbox, Outgoing
+from bot.gateway.outbound import ANSWER, CONFIRM, NOTICE, Draft
 from bot.gateway.outbox import Outbox
+
+
+def drafts(
+    channel: Channel,
+    replies: list[dict[str, Any]],
+    purpose: str,
+    inbound_id: int | None = None,
+    handoff_message_id: int | None = None,
+) -> list[Draft]:
+    """The replies rendered for the channel, as texts to queue (with their rich forms)."""
+    rendered = channel.render(replies)
+    return [
+        Draft(
+            text,
+            purpose,
+            rendered.content(index),
+            inbound_id=inbound_id,
+            handoff_message_id=handoff_message_id,
+        )
+        for index, text in enumerate(rendered.texts)
+    ]
 
 
 class Delivery:
@@ -18,23 +41,50 @@ class Delivery:
         self._outbox = outbox
         self._channels = channels
 
+    def _later(self, channel_name: str, reply_to: str | None) -> Channel | None:
+        """The channel, when it delivers later (not in the HTTP response) and there is an address."""
+        channel = self._channels.get(channel_name)
+        if channel is None or channel.answers_in_response or reply_to is None:
+            return None
+        return channel
+
     async def answered(self, inbound: Inbound, replies: list[dict[str, Any]]) -> None:
         """Record the answer; deliver it unless the channel answers in the HTTP response."""
-        channel = self._channels.get(inbound.channel)
-        if channel is None or channel.answers_in_response or inbound.reply_to is None:
+        channel = self._later(inbound.channel, inbound.reply_to)
+        if channel is None or inbound.reply_to is None:
             await self._inbox.answered(inbound.id, replies)
             return
-        texts = list(channel.render(replies).texts)
+        # The confirmation of an opt-out is the one text that still goes to them.
+        purpose = CONFIRM if inbound.meta.get("kind") == OPT_OUT else ANSWER
+        texts = drafts(channel, replies, purpose, inbound_id=inbound.id)
         queued = await self._inbox.answered(
             inbound.id, replies, Outgoing(channel.name, inbound.reply_to, texts)
         )
         await self._outbox.deliver(channel.name, inbound.reply_to, queued)
 
-    async def notify(self, channel_name: str, reply_to: str | None, text: str) -> None:
-        """A text outside an answer (the assistant is down, a hand-off's progress, an agent's reply) for a
-        channel that delivers later; channels that answer in the response show it through their own live
-        events instead."""
-        channel = self._channels.get(channel_name)
-        if channel is None or channel.answers_in_response or reply_to is None:
-            return
-        await self._outbox.send(channel.name, reply_to, list(channel.render([{"text": text}]).texts))
+    async def notify(
+        self,
+        channel_name: str,
+        reply_to: str | None,
+        text: str,
+        purpose: str = NOTICE,
+        handoff_message_id: int | None = None,
+        media_url: str | None = None,
+    ) -> list[int]:
+        """A text outside an answer (the assistant is down, a hand-off's progress, an agent's message, with
+        a file) for a channel that delivers later; channels that answer in the response show it through
+        their own live events instead. Returns the queued rows' ids."""
+        channel = self._later(channel_name, reply_to)
+        if channel is None or reply_to is None:
+            return []
+        texts = drafts(
+            channel, [{"text": text}] if text else [], purpose, handoff_message_id=handoff_message_id
+        )
+        if media_url is not None:
+            if texts:  # the file goes with the first part, as its caption
+                texts[0] = Draft(
+                    texts[0].body, purpose, media_url=media_url, handoff_message_id=handoff_message_id
+                )
+            else:
+                texts = [Draft("", purpose, media_url=media_url, handoff_message_id=handoff_message_id)]
+        return await self._outbox.send(channel.name, reply_to, texts)

@@ -8,9 +8,11 @@ from typing import Any
 
 from bot.answers import notices
 from bot.gateway.channels import Channel, Incoming
+from bot.gateway.contacts import Arrival
 from bot.gateway.inbox import Inbound, Inbox
 from bot.gateway.limits import ClientLimits
 from bot.gateway.locks import KeyedLocks
+from bot.privacy.consent import consent_change
 from bot.privacy.redact import redact
 from bot.settings import Settings
 
@@ -60,6 +62,12 @@ class Intake:
         """Validate, limit, redact and store one message."""
         text = clean(incoming.text)
         kind = incoming.kind if incoming.kind != "text" or text else "empty"
+        consent = None
+        if not channel.answers_in_response and kind == "text":
+            # On a channel that writes to people, "STOP" / "BAJA" is a request about the channel itself.
+            asked = consent_change(text)
+            consent = None if asked is None else asked.value
+            kind = consent or kind
         limit = self._settings.max_message_chars
         refusal = None
         if kind == "empty":
@@ -80,6 +88,19 @@ class Intake:
             # Answered with the notice, not by the engine: a flood gets it once in a while, then silence.
             too_long = refusal.status == 413
             meta["notice"] = refusal.message if too_long else self._limited(incoming.sender_id)
+        if incoming.media:
+            meta["media"] = [dict(item) for item in incoming.media]
+        if incoming.profile_name:
+            meta["profile_name"] = clean(incoming.profile_name)[:120]
+        arrival = None
+        if incoming.reply_to is not None:
+            arrival = Arrival(
+                incoming.channel,
+                incoming.reply_to,
+                incoming.external_id,
+                meta.get("profile_name"),
+                consent,
+            )
         stored, new = await self._inbox.record(
             incoming.channel,
             incoming.external_id,
@@ -88,6 +109,7 @@ class Intake:
             redaction.text,
             meta,
             incoming.phone,
+            arrival,
         )
         return Accepted(stored, new)
 

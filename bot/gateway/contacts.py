@@ -1,0 +1,156 @@
+"""Contacts on channels that write to people (WhatsApp): when each last wrote (their service window runs
+from there), the name their channel shows, and whether they asked not to be written to (a suppression
+list every send checks, with an audit trail of each opt-out and opt-in)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.store.db import in_store
+from bot.store.models import Contact, ContactEvent, OutboundMessage
+
+OPT_OUT, OPT_IN = "opt_out", "opt_in"
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A message from a contact, as intake records it: who, the name their channel gave, and whether the
+    message opts them out (OPT_OUT), back in (OPT_IN) or neither (any message but an opt-out opts back in)."""
+
+    channel: str
+    address: str
+    message_id: str
+    profile_name: str | None = None
+    consent: str | None = None
+
+
+@dataclass(frozen=True)
+class ContactView:
+    """What the console shows of a contact."""
+
+    channel: str
+    address: str
+    last_inbound_at: datetime | None
+    profile_name: str | None
+    opted_out_at: datetime | None
+    reopen_queued_at: datetime | None
+
+    def window_closes_at(self, window: timedelta | None) -> datetime | None:
+        """When free text stops reaching them (None: no window on this channel, or they never wrote)."""
+        if window is None or self.last_inbound_at is None:
+            return None
+        return self.last_inbound_at + window
+
+
+def arrived(session: Session, arrival: Arrival, at: datetime) -> int:
+    """Record a contact's message in the caller's transaction: their window restarts, an opt-out puts them
+    on the suppression list (and what waited for them is dropped), any other message takes them off it and
+    releases the texts held for their window. Returns how many texts became due."""
+    contact = session.get(Contact, (arrival.channel, arrival.address))
+    if contact is None:
+        contact = Contact(channel=arrival.channel, address=arrival.address)
+        session.add(contact)
+    contact.last_inbound_at = at
+    if arrival.profile_name:
+        contact.profile_name = arrival.profile_name[:120]
+    waiting = (
+        OutboundMessage.channel == arrival.channel,
+        OutboundMessage.recipient == arrival.address,
+        OutboundMessage.status == "held",
+    )
+    if arrival.consent == OPT_OUT:
+        if contact.opted_out_at is None:
+            contact.opted_out_at = at
+            session.add(_event(arrival, OPT_OUT, at))
+        session.execute(
+            update(OutboundMessage)
+            .where(*waiting)
+            .values(status="suppressed")
+            .execution_options(synchronize_session=False)
+        )
+        return 0
+    if contact.opted_out_at is not None:
+        contact.opted_out_at = None
+        session.add(_event(arrival, OPT_IN, at))
+    released = session.execute(
+        update(OutboundMessage)
+        .where(*waiting)
+        .values(status="pending", next_attempt_at=at, attempts=0, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(released.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _event(arrival: Arrival, event: str, at: datetime) -> ContactEvent:
+    return ContactEvent(
+        channel=arrival.channel, address=arrival.address, event=event, message_id=arrival.message_id, at=at
+    )
+
+
+_DIGIT = re.compile(r"\d")
+
+
+def masked(address: str) -> str:
+    """A number as agents see it when it names nobody they may know: every digit but the last four hidden
+    ("whatsapp:+5215510000001" -> "+•••••••••0001")."""
+    number = address.split(":", 1)[-1]
+    digits = sum(ch.isdigit() for ch in number)
+    seen = 0
+
+    def hide(match: re.Match[str]) -> str:
+        nonlocal seen
+        seen += 1
+        return match.group() if seen > digits - 4 else "•"
+
+    return _DIGIT.sub(hide, number)
+
+
+class Contacts:
+    """Reads of contacts and their audit trail, run in the store's worker thread."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    async def get(self, channel: str, address: str) -> ContactView | None:
+        """A contact, if they ever wrote."""
+
+        def run() -> ContactView | None:
+            with self._sessions() as session:
+                row = session.get(Contact, (channel, address))
+                if row is None:
+                    return None
+                return ContactView(
+                    row.channel,
+                    row.address,
+                    _aware(row.last_inbound_at),
+                    row.profile_name,
+                    _aware(row.opted_out_at),
+                    _aware(row.reopen_queued_at),
+                )
+
+        return await in_store(self._sessions, run)
+
+    async def events(self, channel: str, address: str) -> list[tuple[str, datetime, str | None]]:
+        """A contact's opt-outs and opt-ins, oldest first: (event, when, the message that asked)."""
+
+        def run() -> list[tuple[str, datetime, str | None]]:
+            with self._sessions() as session:
+                rows = session.scalars(
+                    select(ContactEvent)
+                    .where(ContactEvent.channel == channel, ContactEvent.address == address)
+                    .order_by(ContactEvent.id)
+                )
+                return [(row.event, _aware(row.at) or row.at, row.message_id) for row in rows]
+
+        return await in_store(self._sessions, run)

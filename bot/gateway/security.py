@@ -20,7 +20,9 @@ def content_security_policy(embed_origins: list[str]) -> str:
             "default-src 'self'",
             "script-src 'self'",
             "style-src 'self'",
-            "img-src 'self' data:",
+            # blob: the console shows a customer's files it fetched with the agent's token.
+            "img-src 'self' data: blob:",
+            "media-src 'self' blob:",
             "connect-src 'self'",
             "font-src 'self'",
             "object-src 'none'",

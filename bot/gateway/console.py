@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.answers.account import STATUS_NAMES
+from bot.gateway.contacts import masked
 from bot.handoff.queue import CustomerContext, HandoffView
 from bot.handoff.triggers import REASONS
 
@@ -16,6 +17,10 @@ def handoff_json(
 ) -> dict[str, Any]:
     """A hand-off, with waiting time and whether an idle agent's conversation may be taken."""
     data = asdict(handoff)
+    if handoff.reply_to is not None:
+        # A phone number is personal data: agents see its last four digits (the writer's name shows who).
+        data["reply_to"] = masked(handoff.reply_to)
+        data["sender_id"] = handoff.sender_id.split(":", 1)[0] + ":" + data["reply_to"]
     for key in ("created_at", "assigned_at", "agent_seen_at", "resolved_at"):
         value = data[key]
         data[key] = None if value is None else value.isoformat()

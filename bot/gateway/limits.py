@@ -24,14 +24,15 @@ def window(rate: float, burst: int) -> RateLimitItem:
     return RateLimitItemPerSecond(burst, max(1, round(burst / rate)))
 
 
-def storage_for(url: str | None) -> Storage:
-    """Redis (shared by the replicas) when a URL is given, else this process's memory."""
+def storage_for(url: str | None, namespace: str = "") -> Storage:
+    """Redis (shared by the replicas) when a URL is given, else this process's memory. Keys live under the
+    deployment's namespace (its live events channel), so assistants sharing a Redis count apart."""
     if url:
         # redis-py (already ours for live events) rather than the library's default client.
         return RedisStorage(
             url.replace("redis://", "async+redis://", 1),
             implementation="redispy",
-            key_prefix=PREFIX,
+            key_prefix=f"{PREFIX}:{namespace}" if namespace else PREFIX,
             # A Redis that stops answering costs a message a second at most, then memory takes over.
             socket_connect_timeout=1.0,
             socket_timeout=1.0,
@@ -47,7 +48,9 @@ class ClientLimits:
 
     def __init__(self, settings: Settings, storage: Storage | None = None) -> None:
         self._item = window(settings.rate_limit_per_second, settings.rate_limit_burst)
-        self._shared = MovingWindowRateLimiter(storage or storage_for(settings.rate_limit_storage_url))
+        self._shared = MovingWindowRateLimiter(
+            storage or storage_for(settings.rate_limit_storage_url, settings.events_channel)
+        )
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._warned_at = float("-inf")
 

@@ -23,6 +23,7 @@ import pytest
 from bot.answers.notices import RESOLVED, position_text
 from bot.gateway import tokens
 from bot.gateway.channels.webchat import COOKIE
+from bot.gateway.contacts import masked
 from bot.handoff.hours import BusinessHours
 from bot.handoff.triggers import REASONS, handoff_message
 from tests.e2e.conftest import E2EStack, text_of
@@ -163,7 +164,9 @@ class Agent:
 
     def find(self, sender: str) -> dict[str, Any]:
         """The active hand-off of a conversation (remembered, so the test resolves it in the end)."""
-        found = [h for h in self.queue() if h["sender_id"] == sender]
+        # WhatsApp numbers reach agents masked (all but the last four digits).
+        shown = f"wa:{masked(sender)}" if sender.startswith("wa:") else sender
+        found = [h for h in self.queue() if h["sender_id"] == shown]
         assert len(found) == 1, f"{len(found)} active hand-offs for {sender}: {self.queue()}"
         self.opened.add(found[0]["id"])
         return found[0]
@@ -314,7 +317,7 @@ def test_whatsapp_customer_is_handed_to_a_person_and_back(
     assert stack.twilio.quiet(sender, 3.0) == []
 
     handoff = agent.find(conversation)
-    assert (handoff["channel"], handoff["reply_to"]) == ("whatsapp", sender)
+    assert (handoff["channel"], handoff["reply_to"]) == ("whatsapp", masked(sender))
     last = agent.detail(handoff["id"])["messages"][-1]
     assert (last["role"], last["text"]) == ("user", "¿me atienden?")
     sent = len(stack.twilio.messages(sender))

@@ -29,6 +29,7 @@ from bot.answers.notices import RESOLVED, position_text
 from bot.gateway import tokens
 from bot.gateway.app import create_app
 from bot.gateway.channels.webchat import COOKIE
+from bot.gateway.contacts import masked
 from bot.gateway.handoffs import Handoffs
 from bot.gateway.keys import HANDOFFS, PIPELINE
 from bot.gateway.pipeline import Pipeline
@@ -572,7 +573,7 @@ async def test_each_customer_learns_their_place_and_when_it_moves(hub: Hub) -> N
     queue = await hub.queue()
     assert [(h["sender_id"], h["position"]) for h in queue] == [
         (first_sender, 1),
-        (f"wa:{ANA_PHONE}", 2),
+        (f"wa:{masked(ANA_PHONE)}", 2),
         (third_sender, 3),
     ]
 
@@ -587,7 +588,7 @@ async def test_each_customer_learns_their_place_and_when_it_moves(hub: Hub) -> N
     ]
     assert [(h["sender_id"], h["position"]) for h in await hub.queue()] == [
         (first_sender, None),
-        (f"wa:{ANA_PHONE}", 1),
+        (f"wa:{masked(ANA_PHONE)}", 1),
         (third_sender, 2),
     ]
     # Resolving the first changes no position: nobody is told anything.
@@ -613,7 +614,8 @@ async def test_customers_handed_off_at_the_same_time_are_each_told_their_place_o
     assert sorted(told.values()) == [1, 2, 3, 4]
     assert hub.sent_to(ANA_WHATSAPP) == [LEAD, position_text(5)]
     queue = await hub.queue()
-    assert {h["sender_id"]: h["position"] for h in queue} == {**told, f"wa:{ANA_PHONE}": 5}
+    # A WhatsApp number reaches agents masked, all but its last four digits.
+    assert {h["sender_id"]: h["position"] for h in queue} == {**told, f"wa:{masked(ANA_PHONE)}": 5}
     for handoff in queue:
         # The reply told them; no second announcement of the same place.
         assert [line for line in hub.transcript(handoff["id"]) if line[0] == "system"] == []

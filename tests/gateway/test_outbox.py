@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from bot.gateway.channels.whatsapp.provider import RedirectingHttpClient, TwilioProvider
 from bot.gateway.contacts import Arrival
 from bot.gateway.inbox import Inbox
 from bot.gateway.outbound import AGENT, ANSWER, CONFIRM, NOTICE, Draft, OutboundText, Refused
 from bot.gateway.outbox import Outbox, Queued
-from bot.gateway.channels.whatsapp.provider import RedirectingHttpClient, TwilioProvider
 from bot.store.db import make_engine, make_sessionmaker
 from bot.store.models import Contact, OutboundMessage
 from testkit.fake_twilio import FakeTwilio
@@ -389,7 +389,7 @@ async def test_texts_leased_when_queued_that_waited_long_renew_their_lease_and_g
     assert provider.bodies() == ["uno", "dos"] and provider.lookups == 0
 
 
-# --- the channel's rules: suppression, the service window, delivery statuses ---------------------------------
+# --- the channel's rules: suppression, the service window, delivery statuses ------------------------------
 TEMPLATE = {"sid": "HX" + "0" * 32, "variables": {"1": "Zenvia"}}
 
 

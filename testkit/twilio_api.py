@@ -1,4 +1,4 @@
-"""Twilio REST API bodies (Messages resource), for the fake Twilio the tests, bench and soak serve.
+"""Twilio REST API bodies (Messages and Media resources), for the fake Twilio the tests, bench and soak serve.
 
 One place builds what Twilio answers, so every fake speaks the same API as the real SDK parses it.
 """
@@ -17,16 +17,33 @@ API_VERSION = "2010-04-01"
 MESSAGES_PATH = f"/{API_VERSION}/Accounts/{{sid}}/Messages.json"
 
 
-def new_sid() -> str:
-    """A message SID ('SM' and 32 hex digits)."""
-    return "SM" + uuid.uuid4().hex
+def new_sid(prefix: str = "SM") -> str:
+    """A SID: its two-letter prefix ('SM' a message, 'MM' a message with media, 'ME' a media file, 'HX' a
+    content template, 'XE' a channel installation) and 32 hex digits."""
+    return prefix + uuid.uuid4().hex
+
+
+def rfc2822(at: datetime | None = None) -> str:
+    """A date as the 2010-04-01 API writes it ("Mon, 01 Jan 2024 12:00:00 GMT")."""
+    return format_datetime((at or datetime.now(UTC)).astimezone(UTC), usegmt=True)
 
 
 def message_json(
-    account: str, sid: str, to: str, from_: str, body: str, created: datetime | None = None
+    account: str,
+    sid: str,
+    to: str,
+    from_: str | None,
+    body: str,
+    created: datetime | None = None,
+    *,
+    status: str = "queued",
+    messaging_service_sid: str | None = None,
+    num_media: int = 0,
+    direction: str = "outbound-api",
 ) -> dict[str, Any]:
-    """A Message resource, as Twilio returns it from create, fetch and list."""
-    stamp = format_datetime(created or datetime.now(UTC), usegmt=True)
+    """A Message resource, as Twilio returns it from create, fetch and list (`from` is None while a
+    Messaging Service has not picked the sender yet: status "accepted")."""
+    stamp = rfc2822(created)
     uri = f"/{API_VERSION}/Accounts/{account}/Messages/{sid}.json"
     return {
         "account_sid": account,
@@ -35,17 +52,17 @@ def message_json(
         "date_created": stamp,
         "date_sent": None,
         "date_updated": stamp,
-        "direction": "outbound-api",
+        "direction": direction,
         "error_code": None,
         "error_message": None,
         "from": from_,
-        "messaging_service_sid": None,
-        "num_media": "0",
+        "messaging_service_sid": messaging_service_sid,
+        "num_media": str(num_media),
         "num_segments": "1",
         "price": None,
         "price_unit": "USD",
         "sid": sid,
-        "status": "queued",
+        "status": status,
         "subresource_uris": {"media": uri.removesuffix(".json") + "/Media.json"},
         "to": to,
         "uri": uri,
@@ -73,6 +90,11 @@ def page_response(account: str, messages: Sequence[dict[str, Any]], page_size: i
             "uri": uri,
         }
     )
+
+
+def not_found_response(path: str) -> web.Response:
+    """Twilio's 404 for a SID it does not know (error 20404, https://www.twilio.com/docs/api/errors/20404)."""
+    return error_response(404, 20404, f"The requested resource {path} was not found")
 
 
 def error_response(status: int, code: int, message: str) -> web.Response:

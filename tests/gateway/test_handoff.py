@@ -80,6 +80,8 @@ class HandoffEngine:
     events: list[tuple[str, str, str | None]] = field(default_factory=list)
     paused: set[str] = field(default_factory=set)
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    # Replies to give any message instead of the echo (options to offer, say).
+    scripted: list[dict[str, Any]] | None = None
 
     def messages(self, sender: str | None = None) -> list[str]:
         """The texts received (from one sender), in order."""
@@ -103,6 +105,8 @@ class HandoffEngine:
             custom = {"type": "handoff", "reason": self.reason}
             answer = [*self.lead, {"custom": custom}]
             return web.json_response([{"recipient_id": sender, **m} for m in answer])
+        if self.scripted is not None:
+            return web.json_response([{"recipient_id": sender, **m} for m in self.scripted])
         return web.json_response([{"recipient_id": sender, "text": f"eco: {message}"}])
 
     async def tracker_events(self, request: web.Request) -> web.Response:

@@ -242,17 +242,22 @@ async def test_a_long_paragraph_is_cut_at_sentence_ends(
     assert " ".join(twilio.bodies) == paragraph
 
 
-async def test_buttons_become_numbered_options_and_the_number_reaches_the_dialogue(
+async def test_buttons_become_options_to_tap_and_a_typed_number_reaches_the_dialogue(
     gateway: Gateway, engine: FakeEngine, twilio: FakeTwilio
 ) -> None:
     engine.mode = "buttons"
     await gateway.webhook(incoming("quiero un plan"))
     await gateway.settle()
-    # One text with its options; the table (a custom message) has no place on WhatsApp.
-    assert twilio.bodies == [
+    # One message with its options as quick replies; the table (a custom message) has no place on WhatsApp.
+    [sent] = twilio.messages()
+    assert sent.content is not None and sent.body == "¿Qué plan te interesa?"
+    assert [a["title"] for a in sent.content["actions"]] == ["Básico", "Profesional", "Enterprise"]
+    # The numbered text is kept as the fallback (sent if Twilio refused the rich message).
+    [row] = rows(gateway.settings.database_url, "outbound_messages")
+    assert row["body"] == (
         "¿Qué plan te interesa?\n1. Básico\n2. Profesional\n3. Enterprise\n"
         "Responde con el número de la opción."
-    ]
+    )
 
     # The dialogue resolves a typed choice on every channel (tests/test_repair.py): the gateway passes it on.
     engine.mode = "ok"

@@ -50,7 +50,22 @@ class RedirectingHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
         # the recipient's queue and the outbox's slot): give it to every request.
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
+        # It also form-encodes a JSON body it labels application/json (the Content API's create), which
+        # Twilio refuses with a 400 (twilio/twilio-python#932): send it as the JSON it says it is.
+        headers = kwargs.get("headers") or {}
+        data = kwargs.get("data")
+        if isinstance(data, dict) and "json" in str(headers.get("Content-Type", "")).lower():
+            kwargs["data"] = json.dumps(_without_nulls(data), ensure_ascii=False)
         return await super().request(method, url, *args, **kwargs)
+
+
+def _without_nulls(value: Any) -> Any:
+    """The SDK fills every content type it knows with null; send only the ones given."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _refusal(error: TwilioRestException) -> Refused | None:

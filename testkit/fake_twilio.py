@@ -91,6 +91,16 @@ class SentMessage:
     media_urls: tuple[str, ...] = ()
     messaging_service_sid: str | None = None
 
+    def shown(self) -> str:
+        """What the customer sees: the text, then the options to tap (numbered, in order; a list item's
+        full title is its description when the item was shortened)."""
+        content = self.content or {}
+        titles = [str(action.get("title", "")) for action in content.get("actions") or []]
+        titles += [
+            str(item.get("description") or item.get("item", "")) for item in content.get("items") or []
+        ]
+        return "\n".join([self.body, *(f"{n}. {title}" for n, title in enumerate(titles, 1))])
+
 
 @dataclass
 class WireRequest:

@@ -62,7 +62,7 @@ def test_anas_scenario_through_the_webchat(stack: E2EStack) -> None:
 def test_choices_digressions_and_cancel_over_whatsapp(stack: E2EStack) -> None:
     whatsapp = WhatsApp(stack)
     sender = f"whatsapp:+52155{uuid.uuid4().int % 10**8:08d}"  # a number no user has: anonymous
-    offered = " ".join(m.body for m in whatsapp.ask(sender, "¿qué incluye el plan?"))
+    offered = " ".join(m.shown() for m in whatsapp.ask(sender, "¿qué incluye el plan?"))
     assert "1. Starter" in offered and "2. Specialist" in offered
     assert whatsapp.ask(sender, "el segundo")[0].body.startswith("Plan Specialist:")
     whatsapp.ask(sender, "quiero comparar planes")

@@ -133,7 +133,8 @@ def whatsapp(stack: E2EStack) -> WhatsApp:
 
 
 def text(messages: list[SentMessage]) -> str:
-    return "\n".join(m.body for m in messages)
+    """The reply as the customer sees it: texts and the options offered to tap."""
+    return "\n".join(m.shown() for m in messages)
 
 
 def test_anonymous_question_is_answered_to_the_sender(whatsapp: WhatsApp) -> None:
@@ -164,6 +165,16 @@ def test_verified_admin_picks_a_contract_by_number(whatsapp: WhatsApp) -> None:
     assert "ZCC-100002" in detail
     assert "Suspendido" in detail
     assert "ZCC-100001" not in detail
+
+
+def test_a_tap_on_an_offered_option_picks_it(whatsapp: WhatsApp) -> None:
+    offered = next(m for m in whatsapp.ask(ANA, "estado de mis contratos") if m.content)
+    options = offered.content.get("actions") or offered.content.get("items") or []
+    third = options[2]
+    title = third.get("title") or third.get("item")
+    tap = {"ButtonPayload": third["id"], "ButtonText": title} if "title" in third else {"ListId": third["id"]}
+    detail = text(whatsapp.ask(ANA, title, MessageType="button", **tap))
+    assert "ZCC-100003" in detail and "Cancelado" in detail and "ZCC-100001" not in detail
 
 
 def test_forged_signatures_are_refused_and_not_answered(whatsapp: WhatsApp) -> None:

@@ -45,6 +45,9 @@
         ? `En espera de un agente (posición ${position})`
         : "En espera de un agente",
     handoffAssigned: "Hablando con un agente",
+    attachedImage: "Imagen enviada por el agente",
+    attachedFile: "Archivo adjunto",
+    newTab: " (se abre en una pestaña nueva)",
   };
 
   // ---------------------------------------------------------------------------------------------
@@ -115,6 +118,9 @@
   }
 
   const LIVE_ROLES = new Set(["agent", "system"]);
+  // A file an agent attached: served by the gateway under an unguessable id (never another site's address).
+  const MEDIA_URL = /^\/media\/[0-9A-Za-z]{1,64}$/;
+  const MAX_MEDIA = 10;
 
   /** A message id from the server (number or string), as a string; null when missing. */
   function cleanId(id) {
@@ -123,15 +129,32 @@
     return null;
   }
 
+  /** The files of an agent's message: [{url, name, type}] with our own addresses only. */
+  function cleanMedia(list) {
+    if (!Array.isArray(list)) return [];
+    return list
+      .filter((m) => m && typeof m === "object" && isStr(m.url) && MEDIA_URL.test(m.url))
+      .slice(0, MAX_MEDIA)
+      .map((m) => ({
+        url: m.url,
+        name: isStr(m.name) && m.name.trim() ? m.name.trim().slice(0, 200) : "",
+        type: isStr(m.type) ? m.type.split(";", 1)[0].trim().toLowerCase().slice(0, 100) : "",
+      }));
+  }
+
   /**
    * An entry of the transcript: {role: "user"|"bot", text?, buttons?, table?}, or a live message
-   * from a human agent or the system: {role: "agent"|"system", text, id?}.
+   * from a human agent or the system: {role: "agent"|"system", text, id?, media?} (an agent's file may
+   * come without text).
    */
   function cleanEntry(e) {
     if (!e || typeof e !== "object") return null;
     if (LIVE_ROLES.has(e.role)) {
-      if (!isStr(e.text) || !e.text.trim()) return null;
-      const live = { role: e.role, text: e.text };
+      const media = e.role === "agent" ? cleanMedia(e.media) : [];
+      const text = isStr(e.text) ? e.text : "";
+      if (!text.trim() && !media.length) return null;
+      const live = { role: e.role, text };
+      if (media.length) live.media = media;
       const id = cleanId(e.id);
       if (id !== null) live.id = id;
       return live;
@@ -262,6 +285,26 @@
     return group;
   }
 
+  /** An agent's files under their text: images as a small preview, anything else as a link. */
+  function renderMedia(media) {
+    const box = el("div", "msg-media", { "data-testid": "msg-media" });
+    for (const file of media) {
+      const link = el("a", "msg-file", { href: file.url, target: "_blank", rel: "noopener" });
+      if (file.type === "image/jpeg" || file.type === "image/png") {
+        link.classList.add("msg-file-image");
+        const img = el("img", "", { src: file.url, alt: file.name || TEXTS.attachedImage, loading: "lazy" });
+        // The preview makes the bubble taller once loaded: keep the latest message in sight.
+        img.addEventListener("load", keepEnd, { once: true });
+        link.appendChild(img);
+      } else {
+        link.textContent = file.name || TEXTS.attachedFile;
+      }
+      link.appendChild(srOnly(TEXTS.newTab));
+      box.appendChild(link);
+    }
+    return box;
+  }
+
   /** The DOM nodes of one transcript entry (a bubble, a table, a group of buttons). */
   function renderEntry(entry, buttonsDisabled) {
     const nodes = [];
@@ -271,9 +314,12 @@
       label.textContent = TEXTS.agentLabel;
       bubble.appendChild(label);
       bubble.appendChild(srOnly(": "));
-      const body = el("span", "msg-body");
-      appendText(body, entry.text || "");
-      bubble.appendChild(body);
+      if (entry.text || !entry.media) {
+        const body = el("span", "msg-body");
+        appendText(body, entry.text || "");
+        bubble.appendChild(body);
+      }
+      if (entry.media && entry.media.length) bubble.appendChild(renderMedia(entry.media));
       nodes.push(bubble);
       return nodes;
     }
@@ -311,6 +357,11 @@
     const last = log.lastElementChild;
     if (last && last.scrollIntoView) last.scrollIntoView({ block: "end", behavior: reduce ? "auto" : "smooth" });
     log.scrollTop = log.scrollHeight;
+  }
+
+  /** Back to the end after something above grew, unless the user scrolled up to read. */
+  function keepEnd() {
+    if (log.scrollHeight - log.scrollTop - log.clientHeight < 200) log.scrollTop = log.scrollHeight;
   }
 
   function renderWelcome() {
@@ -547,7 +598,7 @@
 
   /** A live message from the stream: shown and kept once per id. */
   function receiveLiveMessage(data) {
-    const entry = cleanEntry({ role: data.role, text: data.text, id: data.id });
+    const entry = cleanEntry({ role: data.role, text: data.text, id: data.id, media: data.media });
     if (!entry) return;
     if (entry.id !== undefined) {
       if (state.seen.has(entry.id)) return;

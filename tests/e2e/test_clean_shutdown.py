@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,11 @@ from pathlib import Path
 import pytest
 
 from bot.settings import PROJECT_ROOT
+from tests.e2e.conftest import free_port
 
 pytestmark = pytest.mark.e2e
 
 QUESTIONS = ("hola", "¿cuántos usuarios trae el Expert?", "¿qué planes hay?", "gracias")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def ask(port: int, text: str) -> list[dict[str, object]]:

@@ -164,22 +164,35 @@ class Inbox:
         return stored, new
 
     async def answered(
-        self, message_id: int, replies: list[dict[str, Any]], outgoing: Outgoing | None = None
-    ) -> list[Queued]:
+        self,
+        message_id: int,
+        replies: list[dict[str, Any]],
+        outgoing: Outgoing | None = None,
+        owner: str | None = None,
+    ) -> list[Queued] | None:
         """Mark a message answered, keep the replies (a retried webchat request gets them again) and end
         its lease; with `outgoing`, queue its texts in the outbox in the same transaction: the answer is
         queued exactly once, whatever fails after it. Returns the recipient's texts waiting to go out then,
-        oldest first (none without `outgoing`)."""
+        oldest first (none without `outgoing`).
 
-        def run() -> list[Queued]:
+        With `owner`, only while that replica still holds the message: a replica whose lease ran out while
+        it waited for the engine (an overloaded machine) may find another answered it meanwhile, and then
+        its answer is dropped (None) rather than sent a second time."""
+
+        def run() -> list[Queued] | None:
             with self._sessions.begin() as session:
                 moment = _now()
-                session.execute(
+                held = [InboundMessage.id == message_id]
+                if owner is not None:
+                    held += [InboundMessage.status == "pending", InboundMessage.claimed_by == owner]
+                result = session.execute(
                     update(InboundMessage)
-                    .where(InboundMessage.id == message_id)
+                    .where(*held)
                     .values(status="answered", replies=replies, answered_at=moment, claimed_until=None)
                     .execution_options(synchronize_session=False)
                 )
+                if owner is not None and result.rowcount != 1:  # type: ignore[attr-defined]
+                    return None
                 if outgoing is None:
                     return []
                 return self._queue(session, outgoing.channel, outgoing.recipient, outgoing.texts)

@@ -158,3 +158,24 @@ async def test_a_store_failure_when_answering_queues_nothing_and_the_retry_sends
     await gateway.settle()
     assert twilio.bodies == ["eco: que planes tienen"]
     assert [m.status for m in inbound(gateway.settings.database_url)] == ["answered"]
+
+
+async def test_an_answer_whose_lease_ran_out_while_another_replica_answered_is_not_sent_twice(
+    start_gateway: StartGateway, engine: FakeEngine, twilio: FakeTwilio
+) -> None:
+    """On an overloaded machine the engine can take longer than a message's lease: another replica takes
+    the message over and answers it too. Only one answer may go out."""
+    first, second = (
+        await start_gateway(engine_timeout_seconds=5.0),
+        await start_gateway(engine_timeout_seconds=5.0),
+    )
+    first.pipeline.scheduler.lease_seconds = 0.3  # runs out while the engine works on it
+    engine.delays["lento"] = 1.0
+    assert (await first.webhook(incoming("lento"))).status == 200
+    await asyncio.sleep(0.5)
+    assert await second.pipeline.retry_pending() == 1  # takes it over after the lease, and answers
+    await asyncio.gather(first.settle(), second.settle())
+    assert engine.messages == ["lento", "lento"]  # asked twice: the engine cannot be un-asked
+    assert twilio.bodies == ["eco: lento"]  # answered once
+    [message] = inbound(first.settings.database_url)
+    assert message.status == "answered"

@@ -48,19 +48,23 @@ class Delivery:
             return None
         return channel
 
-    async def answered(self, inbound: Inbound, replies: list[dict[str, Any]]) -> None:
-        """Record the answer; deliver it unless the channel answers in the HTTP response."""
+    async def answered(
+        self, inbound: Inbound, replies: list[dict[str, Any]], owner: str | None = None
+    ) -> bool:
+        """Record the answer (while `owner` still holds the message); deliver it unless the channel answers
+        in the HTTP response. False when another replica answered it meanwhile (nothing is sent)."""
         channel = self._later(inbound.channel, inbound.reply_to)
         if channel is None or inbound.reply_to is None:
-            await self._inbox.answered(inbound.id, replies)
-            return
+            return await self._inbox.answered(inbound.id, replies, None, owner) is not None
         # The confirmation of an opt-out is the one text that still goes to them.
         purpose = CONFIRM if inbound.meta.get("kind") == OPT_OUT else ANSWER
         texts = drafts(channel, replies, purpose, inbound_id=inbound.id)
-        queued = await self._inbox.answered(
-            inbound.id, replies, Outgoing(channel.name, inbound.reply_to, texts)
-        )
+        outgoing = Outgoing(channel.name, inbound.reply_to, texts)
+        queued = await self._inbox.answered(inbound.id, replies, outgoing, owner)
+        if queued is None:
+            return False
         await self._outbox.deliver(channel.name, inbound.reply_to, queued)
+        return True
 
     async def notify(
         self,

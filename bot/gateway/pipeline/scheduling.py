@@ -116,7 +116,13 @@ class Scheduler:
                 # Told once that the assistant is down; the message is answered when it is back.
                 await self._delivery.notify(inbound.channel, inbound.reply_to, notices.APOLOGY)
             return None
-        await self._delivery.answered(inbound, replies)
+        if not await self._delivery.answered(inbound, replies, self.owner):
+            # Our lease ran out while the engine answered, and another replica answered it: theirs stands.
+            log.warning(
+                "message %s was answered by another replica meanwhile: this answer is dropped", inbound.id
+            )
+            current = await self._inbox.get(inbound.id)
+            return None if current is None or current.status != "answered" else current.replies or []
         return replies
 
     def spawn(self, work: Awaitable[Any]) -> None:

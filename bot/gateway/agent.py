@@ -14,12 +14,13 @@ from bot.gateway.attachments import MB, AttachmentRefused, check
 from bot.gateway.attachments import PATH as ATTACHMENT_PATH
 from bot.gateway.channels import MediaRefused, MediaSource
 from bot.gateway.channels.webchat import STATIC, bearer
-from bot.gateway.channels.whatsapp.errors import explain
-from bot.gateway.console import customer_json, handoff_json
+from bot.gateway.channels.whatsapp.errors import WINDOW_CODE, explain
+from bot.gateway.console import customer_json, handoff_json, media_json
 from bot.gateway.contacts import masked
 from bot.gateway.deliveries import DeliveryView
 from bot.gateway.errors import ApiError
 from bot.gateway.keys import ATTACHMENTS, CHANNELS, CONTACTS, DELIVERIES, HANDOFFS, PIPELINE, SETTINGS, USERS
+from bot.gateway.outbox import WINDOW_REASON
 from bot.gateway.tokens import TokenError, WebUser
 from bot.handoff.events import AGENTS
 from bot.handoff.queue import HandoffView, now
@@ -30,6 +31,8 @@ NOT_ASSIGNED = "Esta conversación no está asignada a ti."
 REOPEN_SENT = (
     "Se envió la plantilla para retomar la conversación: lo que escribas llegará cuando el cliente responda."
 )
+# Failures without a provider's code: the outbox gave up after its retries (Twilio never answered).
+GAVE_UP = "No se pudo enviar: Twilio no respondió tras varios intentos. Vuelve a escribirlo más tarde."
 ATTACHMENT_ID = re.compile(r"[0-9a-f]{32}")
 # Files are served as they are, never interpreted by the browser as a page of ours.
 FILE_HEADERS = {
@@ -78,7 +81,8 @@ async def page(request: web.Request) -> web.FileResponse:
 async def queue(request: web.Request) -> web.Response:
     """GET /api/agent/queue."""
     await _agent(request)
-    return web.json_response({"handoffs": await request.app[HANDOFFS].queue_json()})
+    handoffs = request.app[HANDOFFS]
+    return web.json_response({"handoffs": await handoffs.queue_json(), "failed": await handoffs.failed()})
 
 
 async def detail(request: web.Request) -> web.Response:
@@ -96,7 +100,7 @@ async def detail(request: web.Request) -> web.Response:
         if message["id"] in deliveries:
             message["delivery"] = delivery_json(deliveries[message["id"]])
         if message.get("media"):
-            message["media"] = [media_json(message["id"], i, item) for i, item in enumerate(message["media"])]
+            message["media"] = media_json(message["id"], message["media"])
     last_answer = None
     if handoff.reply_to is not None:
         last_answer = await request.app[DELIVERIES].last_answer(handoff.channel, handoff.reply_to)
@@ -145,25 +149,16 @@ async def _contact(request: web.Request, handoff: HandoffView) -> dict[str, Any]
 
 
 def delivery_json(view: DeliveryView) -> dict[str, Any]:
-    """A delivery as the console shows it, with what a provider's error means."""
+    """A delivery as the console shows it, with what went wrong in the agent's words."""
     data: dict[str, Any] = dict(view.as_json())
-    data["error_text"] = (
-        explain(view.error_code, view.error) if view.state == "failed" or view.error_code else None
-    )
+    data["error_text"] = None
+    if view.error_code:
+        data["error_text"] = explain(view.error_code, view.error)
+    elif view.state == "held" or (view.state == "failed" and view.error == WINDOW_REASON):
+        data["error_text"] = explain(WINDOW_CODE)
+    elif view.state == "failed":
+        data["error_text"] = GAVE_UP
     return data
-
-
-def media_json(message_id: int, index: int, item: dict[str, Any]) -> dict[str, Any]:
-    """A file on a transcript line: an agent's attachment (served to anyone with its unguessable URL, as the
-    provider fetches it) or a customer's (served to agents only, fetched from the provider)."""
-    if item.get("attachment"):
-        return {
-            "url": f"{ATTACHMENT_PATH}{item['attachment']}",
-            "content_type": item.get("content_type"),
-            "name": item.get("name"),
-            "size": item.get("size"),
-        }
-    return {"url": f"/api/agent/media/{message_id}/{index}", "content_type": item.get("content_type")}
 
 
 async def take(request: web.Request) -> web.Response:
@@ -323,7 +318,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     agent = await _agent(request)
     handoffs = request.app[HANDOFFS]
     await handoffs.queue.seen(agent.user_id)
-    first = [("queue", {"handoffs": await handoffs.queue_json()})]
+    first = [("queue", {"handoffs": await handoffs.queue_json(), "failed": await handoffs.failed()})]
     return await live.stream(
         request, handoffs.broker, AGENTS, first, lambda: handoffs.queue.seen(agent.user_id)
     )

@@ -81,7 +81,14 @@ def assemble(
     )
     stale_after = timedelta(seconds=settings.agent_timeout_seconds)
     handoffs = Handoffs(
-        HandoffQueue(sessions), inbox, engine, broker, delivery, stale_after, settings.public_url
+        HandoffQueue(sessions),
+        inbox,
+        engine,
+        broker,
+        delivery,
+        stale_after,
+        settings.public_url,
+        Deliveries(sessions),
     )
     catalogue = CatalogueCache(sessions, settings.catalogue_cache_seconds)
     answerer = Answerer(settings, engine, handoffs, catalogue)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.answers.account import STATUS_NAMES
+from bot.gateway.attachments import PATH as ATTACHMENT_PATH
 from bot.gateway.contacts import masked
 from bot.handoff.queue import CustomerContext, HandoffView
 from bot.handoff.triggers import REASONS
@@ -48,3 +49,32 @@ def customer_json(context: CustomerContext) -> dict[str, Any]:
             for c in context.contracts
         ],
     }
+
+
+def media_json(message_id: int, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The files on a transcript line as the console loads them: an agent's attachment (served to anyone
+    with its unguessable URL, as the provider fetches it) or a customer's (served to agents only, fetched
+    from the provider)."""
+    shown = []
+    for index, item in enumerate(items):
+        if item.get("attachment"):
+            shown.append(
+                {
+                    "url": f"{ATTACHMENT_PATH}{item['attachment']}",
+                    "content_type": item.get("content_type"),
+                    "name": item.get("name"),
+                    "size": item.get("size"),
+                }
+            )
+        else:
+            shown.append(
+                {"url": f"/api/agent/media/{message_id}/{index}", "content_type": item.get("content_type")}
+            )
+    return shown
+
+
+def message_json(message: dict[str, Any]) -> dict[str, Any]:
+    """A transcript line for the console (its files as URLs to load)."""
+    if not message.get("media"):
+        return message
+    return {**message, "media": media_json(int(message["id"]), list(message["media"]))}

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from bot.answers.notices import OPTED_OUT_NOTE, RESOLVED, position_text, taken
 from bot.gateway.attachments import AttachmentView
-from bot.gateway.console import handoff_json
+from bot.gateway.console import handoff_json, message_json
 from bot.gateway.contacts import masked
+from bot.gateway.deliveries import Deliveries
 from bot.gateway.engine import EngineClient, EngineUnavailable
 from bot.gateway.inbox import Inbound, Inbox
 from bot.gateway.outbound import AGENT, NOTICE
@@ -62,6 +63,7 @@ class Handoffs:
         delivery: Delivery,
         stale_after: timedelta,
         public_url: str = "",
+        deliveries: Deliveries | None = None,
     ) -> None:
         self.queue = queue
         self.inbox = inbox
@@ -71,6 +73,7 @@ class Handoffs:
         self.stale_after = stale_after
         # Where the provider fetches the files agents attach.
         self.public_url = public_url.rstrip("/")
+        self.deliveries = deliveries
 
     async def intercept(self, inbound: Inbound) -> bool:
         """Route a customer's message to the agent when their conversation is handed off."""
@@ -84,7 +87,7 @@ class Handoffs:
             for index, item in enumerate(inbound.meta.get("media") or [])
         ]
         message = await self.queue.add_message(handoff.id, "user", inbound.text, media)
-        self.broker.publish(AGENTS, "message", {"handoff_id": handoff.id, "message": message})
+        self.broker.publish(AGENTS, "message", {"handoff_id": handoff.id, "message": message_json(message)})
         return True
 
     async def withdraw(self, sender_id: str) -> None:
@@ -94,7 +97,7 @@ class Handoffs:
         if handoff is None:
             return
         message = await self.queue.add_message(handoff.id, "system", OPTED_OUT_NOTE)
-        self.broker.publish(AGENTS, "message", {"handoff_id": handoff.id, "message": message})
+        self.broker.publish(AGENTS, "message", {"handoff_id": handoff.id, "message": message_json(message)})
         try:
             await self.engine.add_event(sender_id, "resume")
         except EngineUnavailable as error:
@@ -156,11 +159,15 @@ class Handoffs:
             items.append(item)
         return items
 
+    async def failed(self) -> int:
+        """Texts that could not be delivered in the last 24 hours (the console counts them)."""
+        return 0 if self.deliveries is None else await self.deliveries.failed_since(24)
+
     async def publish_queue(self) -> None:
         """Push the queue to every console, and tell customers whose position changed (each change once,
         whichever replica notices it first)."""
         items = await self.queue_json()
-        self.broker.publish(AGENTS, "queue", {"handoffs": items})
+        self.broker.publish(AGENTS, "queue", {"handoffs": items, "failed": await self.failed()})
         for item in items:
             position = item["position"]
             if position is None or item["announced_position"] == position:
@@ -220,7 +227,11 @@ class Handoffs:
     ) -> dict[str, Any]:
         """An agent's message to the customer (redacted like every text that is stored), with a file."""
         message = await self.to_customer(handoff, "agent", redact(text).text, None, attachment)
-        self.broker.publish(AGENTS, "message", {"handoff_id": handoff.id, "message": message})
+        self.broker.publish(AGENTS, "message", {"handoff_id": handoff.id, "message": message_json(message)})
+        if handoff.reply_to is not None:
+            # It was just sent, refused or held: consoles show how it went without waiting for Twilio.
+            event = {"handoff_id": handoff.id, "handoff_message_id": message["id"]}
+            self.broker.publish(AGENTS, "delivery", event)
         return message
 
     async def resolve(self, handoff_id: int, agent_id: int) -> HandoffView | None:

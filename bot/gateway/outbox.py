@@ -54,6 +54,8 @@ class NoProvider(Exception):
 CLOCK_SKEW = timedelta(seconds=120)
 # A window closing this soon is treated as closed: a text sent now could arrive after it.
 WINDOW_MARGIN = timedelta(seconds=60)
+# Why a text past the recipient's window was not sent (no provider code: our own rule said so).
+WINDOW_REASON = "outside the service window"
 # The body kept (and shown to agents) for the template that reopens a closed window.
 REOPEN_BODY = "[Plantilla] Invitación a retomar la conversación"
 # Delivery statuses a provider reports, in the order they happen: a late callback never moves one back.
@@ -365,7 +367,7 @@ class Outbox:
             return None
         if _now() - row.last_inbound < window - WINDOW_MARGIN:
             return None
-        return _window_closed(row, None, "outside the service window")
+        return _window_closed(row, None, WINDOW_REASON)
 
     @staticmethod
     def _refused(row: Queued, refusal: Refused) -> Outcome:

@@ -244,7 +244,7 @@ async def test_an_agents_reply_is_masked_like_every_stored_text(hub: Hub) -> Non
 # --- live events ----------------------------------------------------------------------------------------
 async def test_the_console_follows_the_queue_and_the_conversation_live(hub: Hub) -> None:
     console = await hub.agent_events(CARLA)
-    assert await console.next() == ("queue", {"handoffs": []})
+    assert await console.next() == ("queue", {"handoffs": [], "failed": 0})
 
     cookie, sender = await hub.new_customer()
     await hub.chat(TRIGGER, cookie)
@@ -276,7 +276,7 @@ async def test_the_console_follows_the_queue_and_the_conversation_live(hub: Hub)
 
     assert (await hub.resolve(row["id"]))[0] == 200
     done = await console.until(lambda name, data: name == "queue")
-    assert done[-1][1] == {"handoffs": []}
+    assert done[-1][1] == {"handoffs": [], "failed": 0}
 
 
 async def test_a_customer_stream_carries_only_their_own_conversation(hub: Hub) -> None:

@@ -483,6 +483,7 @@
     }
     if (errorText.textContent === TEXTS.network || errorText.textContent === TEXTS.unavailable) clearError();
     setQueue(r.body.handoffs);
+    if (Number.isInteger(r.body.failed)) renderFailedCount(r.body.failed);
   }
 
   /** Which queue control has the focus, to give it back after re-rendering. */
@@ -1486,6 +1487,7 @@
     on: {
       queue: (data) => {
         if (Array.isArray(data.handoffs)) setQueue(data.handoffs);
+        if (Number.isInteger(data.failed)) renderFailedCount(data.failed);
       },
       message: (data) => onLiveMessage(data),
       delivery: (data) => onDelivery(data),

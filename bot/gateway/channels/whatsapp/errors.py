@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 # Free-form text outside the 24-hour customer-service window: only an approved template may go.
-WINDOW_CLOSED = frozenset({"63016"})
+WINDOW_CODE = "63016"
+WINDOW_CLOSED = frozenset({WINDOW_CODE})
 
 EXPLANATIONS = {
     "63016": (

@@ -31,6 +31,10 @@ Ask = Callable[..., list[dict[str, Any]]]
 
 PUBLIC_URL = "https://bot.e2e.example"
 WHATSAPP_FROM = "whatsapp:+14155238886"
+REOPEN_TEMPLATE_SID = "HX" + "7" * 32
+REOPEN_TEMPLATE = (
+    "Hola, te escribe {{1}}: tenemos una respuesta a tu consulta. Responde este mensaje para verla."
+)
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
     account_sid = "AC" + secrets.token_hex(16)
     auth_token = secrets.token_hex(16)
     store = tmp_path_factory.mktemp("store") / "bot.db"
-    fake = FakeTwilio(account_sid, auth_token)
+    fake = FakeTwilio(account_sid, auth_token, sender=WHATSAPP_FROM)
+    fake.templates[REOPEN_TEMPLATE_SID] = REOPEN_TEMPLATE
     # Another site (localhost is not 127.0.0.1's site) that may embed the chat: the widget's tests serve a
     # host page there.
     embed_origin = f"http://localhost:{free_port()}"
@@ -92,6 +97,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
             "TWILIO_WHATSAPP_FROM": WHATSAPP_FROM,
             "TWILIO_API_BASE": fake.base_url,
             "EMBED_ORIGINS": embed_origin,
+            # The approved template that reopens a closed 24-hour window (the fake knows it).
+            "WHATSAPP_REOPEN_TEMPLATE_SID": REOPEN_TEMPLATE_SID,
+            "WHATSAPP_REOPEN_TEMPLATE_VARIABLES": '{"1": "Zenvia"}',
             # Every test talks from 127.0.0.1: the per-client limit would count the whole suite as one
             # client (the limits have their own tests in tests/gateway).
             "RATE_LIMIT_PER_SECOND": "1000",
@@ -104,7 +112,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
             assert settings.twilio_enabled and settings.dev_mode
             _seed(PROJECT_ROOT)
             with running(settings=settings, log_dir=PROJECT_ROOT / "var" / "log" / "e2e", model=model):
-                yield E2EStack(settings, fake, embed_origin)
+                stack = E2EStack(settings, fake, embed_origin)
+                # Customers' messages and Twilio's status callbacks, posted by the fake as Twilio would.
+                fake.webhooks_to(stack.gateway_url, PUBLIC_URL)
+                fake.deliver_callbacks(stack.gateway_url)
+                yield stack
         finally:
             get_settings.cache_clear()
 

@@ -92,14 +92,18 @@ class SentMessage:
     messaging_service_sid: str | None = None
 
     def shown(self) -> str:
-        """What the customer sees: the text, then the options to tap (numbered, in order; a list item's
-        full title is its description when the item was shortened)."""
-        content = self.content or {}
-        titles = [str(action.get("title", "")) for action in content.get("actions") or []]
-        titles += [
-            str(item.get("description") or item.get("item", "")) for item in content.get("items") or []
-        ]
-        return "\n".join([self.body, *(f"{n}. {title}" for n, title in enumerate(titles, 1))])
+        """What the customer sees (see `shown`)."""
+        return shown(self.body, self.content)
+
+
+def shown(body: str, content: dict[str, Any] | None) -> str:
+    """A WhatsApp message as the customer sees it: its text, then the options to tap (numbered, in order; a
+    list item's full title is its description when the item was shortened). `content` is a quick reply's
+    or a list picker's definition (`{"body", "actions"}` / `{"body", "items"}`)."""
+    content = content or {}
+    titles = [str(action.get("title", "")) for action in content.get("actions") or []]
+    titles += [str(item.get("description") or item.get("item", "")) for item in content.get("items") or []]
+    return "\n".join([body, *(f"{n}. {title}" for n, title in enumerate(titles, 1))])
 
 
 @dataclass

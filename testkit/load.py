@@ -44,8 +44,8 @@ import aiohttp
 from bot.answers.notices import APOLOGY
 from bot.gateway import tokens
 from bot.gateway.channels.webchat import COOKIE
-from bot.gateway.render import for_text_channel
-from testkit.fake_twilio import FakeTwilio, SentMessage
+from bot.gateway.channels.whatsapp.render import render as whatsapp_render
+from testkit.fake_twilio import FakeTwilio, SentMessage, shown
 from testkit.signing import twilio_signature
 from testkit.twilio_api import API_VERSION, new_sid
 
@@ -229,10 +229,10 @@ class Replies:
         except RuntimeError:
             running = None
         if running is self._loop:
-            self._arrived(message.to, message.body, message.at)
+            self._arrived(message.to, message.shown(), message.at)
         else:
             with contextlib.suppress(RuntimeError):  # the load's loop is closed: nobody waits any more
-                self._loop.call_soon_threadsafe(self._arrived, message.to, message.body, message.at)
+                self._loop.call_soon_threadsafe(self._arrived, message.to, message.shown(), message.at)
 
     def _arrived(self, to: str, body: str, at: float) -> None:
         texts = self._texts.get(to)
@@ -272,6 +272,17 @@ class Turn:
 
     text: str
     expect: str = ""
+
+
+def whatsapp_parts(replies: list[dict[str, Any]]) -> list[str]:
+    """An answer's WhatsApp messages as the customer sees them (texts, and options to tap), to compare
+    with what reaches the fake Twilio (`SentMessage.shown`)."""
+    rendered = whatsapp_render(replies)
+    parts = []
+    for index, text in enumerate(rendered.texts):
+        definitions = list(((rendered.content(index) or {}).get("types") or {}).values())
+        parts.append(shown(definitions[0]["body"], definitions[0]) if definitions else text)
+    return parts
 
 
 @dataclass(eq=False)
@@ -602,7 +613,7 @@ class WhatsAppChannel:
             profile="Bench",
             timeout=aiohttp.ClientTimeout(total=spec.wait),
         )
-        self.parts = [[list(for_text_channel(turn).texts) for turn in script] for script in spec.expected]
+        self.parts = [[whatsapp_parts(turn) for turn in script] for script in spec.expected]
         self.replies = Replies(asyncio.get_running_loop())
         self.conversations: list[Conversation] = []
         self.fake = fake

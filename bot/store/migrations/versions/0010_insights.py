@@ -1,0 +1,21 @@
+"""The supervisor profile and the indexes the insights figures need (filled in by issue 16's insights work).
+
+Revision ID: 0010
+Revises: 0009
+
+"""
+
+from __future__ import annotations
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -120,7 +120,8 @@ class FactRow(Base):
 # Card data is limited by construction: brand, last four digits (String(4) with a length CHECK), holder and
 # expiry. No column exists for a full card number or a CVV.
 
-PROFILES = ("admin", "member", "agent")
+# supervisor: the support team's lead, who reads the insights (no hand-offs, no customer data of their own).
+PROFILES = ("admin", "member", "agent", "supervisor")
 CONTRACT_STATUSES = ("active", "pending_payment", "suspended", "cancelled")
 PAYMENT_METHODS = ("card", "invoice")
 PAYMENT_STATUSES = ("paid", "pending", "failed")
@@ -301,6 +302,12 @@ class InboundMessage(Base):
     # Lease: the gateway replica answering this message, until when (another may take over after).
     claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # What the assistant made of this turn, recorded with its answer: the intent it acted on, whether it
+    # understood (False: the fallback or the "not understood twice" hand-off; None: not known, e.g. a
+    # person answered it), and the catalogue plans it was about.
+    intent: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    understood: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    plans: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class DeliveryStatus(Base):
@@ -323,7 +330,11 @@ class Handoff(Base):
     """A conversation handed to a human agent: queued, then assigned, then resolved."""
 
     __tablename__ = "handoffs"
-    __table_args__ = (_one_of("status", HANDOFF_STATUSES), Index("ix_handoffs_status_id", "status", "id"))
+    __table_args__ = (
+        _one_of("status", HANDOFF_STATUSES),
+        Index("ix_handoffs_status_id", "status", "id"),
+        CheckConstraint("csat_rating BETWEEN 1 AND 5", name="csat_rating_range"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sender_id: Mapped[str] = mapped_column(String(96), index=True)
@@ -341,6 +352,12 @@ class Handoff(Base):
     # The queue position last told to the customer: replicas update it atomically, so each change is
     # announced once whichever gateway notices it.
     announced_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Satisfaction after resolution: when the customer was asked, their rating (1-5) and optional comment
+    # (redacted), once.
+    csat_asked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    csat_rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    csat_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    csat_rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class HandoffMessage(Base):
@@ -468,3 +485,43 @@ class OutboundMessage(Base):
     # What it belongs to: the message it answers, or the agent's line in a hand-off.
     inbound_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     handoff_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+
+
+# --- Review of what the assistant did not understand --------------------------------------------------
+REVIEW_STATUSES = ("waiting", "labelled", "out_of_scope")
+REVIEW_REASONS = ("fallback", "handoff")
+
+
+class ReviewItem(Base):
+    """A user message the assistant did not understand (the fallback, or the "not understood twice"
+    hand-off), kept already redacted with the turns before it, until a supervisor labels it (an intent and
+    entities) or marks it out of scope; labelled ones become training examples (`bot review-export`)."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        _one_of("status", REVIEW_STATUSES),
+        _one_of("reason", REVIEW_REASONS),
+        Index("ix_review_items_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The turn it comes from: one item per turn, however often its answer is recorded.
+    inbound_id: Mapped[int] = mapped_column(Integer, unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    sender_id: Mapped[str] = mapped_column(String(96))
+    text: Mapped[str] = mapped_column(Text)
+    # The text normalised for grouping similar messages (lower case, no accents or punctuation).
+    normalized: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(8))
+    # The conversation up to it: [{"role": "user" | "bot", "text"}], oldest first, the item's own turn
+    # and the assistant's reply to it last.
+    context: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(12), default="waiting")
+    intent: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # [{"entity", "value", "start", "end"}] over `text`.
+    entities: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    reviewed_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

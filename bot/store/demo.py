@@ -328,7 +328,8 @@ def _account_logistica(today: date) -> Account:
 
 
 def _account_support() -> Account:
-    """The support team's own account: an agent for hand-offs (no contracts)."""
+    """The support team's own account: an agent for hand-offs and a supervisor for the insights (no
+    contracts)."""
     account = Account(id=4, name="Equipo de soporte", created_at=datetime(2022, 1, 1, tzinfo=UTC))
     account.users = [
         User(
@@ -338,7 +339,15 @@ def _account_support() -> Account:
             phone=None,
             phone_verified=False,
             profile="agent",
-        )
+        ),
+        User(
+            id=8,
+            name="Elena Supervisión",
+            email="elena.supervision@soporte.example",
+            phone=None,
+            phone_verified=False,
+            profile="supervisor",
+        ),
     ]
     return account
 

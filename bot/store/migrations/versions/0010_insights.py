@@ -1,4 +1,5 @@
-"""The supervisor profile and the indexes the insights figures need (filled in by issue 16's insights work).
+"""The supervisor profile (the support team's lead, who reads the insights) and the indexes the insights
+figures need.
 
 Revision ID: 0010
 Revises: 0009
@@ -7,15 +8,29 @@ Revises: 0009
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
 
+NEW_PROFILES = "profile IN ('admin', 'member', 'agent', 'supervisor')"
+OLD_PROFILES = "profile IN ('admin', 'member', 'agent')"
+
+
+def _profiles(allowed: str) -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_users_profile_allowed"), type_="check")
+        batch_op.create_check_constraint("profile_allowed", allowed)
+
 
 def upgrade() -> None:
-    pass
+    _profiles(NEW_PROFILES)
 
 
 def downgrade() -> None:
-    pass
+    # Supervisors cannot exist under the old rule: they are removed (their token stops working).
+    op.execute(sa.text("DELETE FROM users WHERE profile = 'supervisor'"))
+    _profiles(OLD_PROFILES)

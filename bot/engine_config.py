@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
 import yaml
+from sqlalchemy import create_engine, text
 
 from bot.settings import PROJECT_ROOT, Settings
 
@@ -87,6 +91,17 @@ def render(settings: Settings) -> str:
     )
 
 
+# Rasa's events table, as its SQLTrackerStore creates it (the id is SERIAL on PostgreSQL: its sequence is
+# optional there). Several engine workers starting at once would otherwise race to create it: on SQLite one
+# of them logs an error, on PostgreSQL a `UniqueViolation` from `CREATE TABLE events`.
+_EVENTS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS events (id {id} NOT NULL, sender_id VARCHAR(255) NOT NULL, "
+    "type_name VARCHAR(255) NOT NULL, timestamp FLOAT, intent_name VARCHAR(255), "
+    "action_name VARCHAR(255), data TEXT, PRIMARY KEY (id))"
+)
+_EVENTS_INDEX = "CREATE INDEX IF NOT EXISTS ix_events_sender_id ON events (sender_id)"
+
+
 def prepare_sqlite(url: str) -> None:
     """Put a SQLite tracker store in WAL mode before the engine opens it (the mode persists in the file),
     with its table.
@@ -99,19 +114,68 @@ def prepare_sqlite(url: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
-        # Rasa's events table, as its SQLTrackerStore creates it: several engine workers starting at once
-        # would otherwise race to create it (one of them logs an error, harmlessly).
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS events (id INTEGER NOT NULL, sender_id VARCHAR(255) NOT NULL, "
-            "type_name VARCHAR(255) NOT NULL, timestamp FLOAT, intent_name VARCHAR(255), "
-            "action_name VARCHAR(255), data TEXT, PRIMARY KEY (id))"
-        )
-        connection.execute("CREATE INDEX IF NOT EXISTS ix_events_sender_id ON events (sender_id)")
+        connection.execute(_EVENTS_TABLE.format(id="INTEGER"))
+        connection.execute(_EVENTS_INDEX)
+
+
+def prepare_postgresql(url: str) -> None:
+    """Create Rasa's events table in a PostgreSQL tracker store (in POSTGRESQL_SCHEMA when set, as Rasa
+    does) before the engine's workers start, so none of them races to create it."""
+    scheme = urlsplit(url).scheme.split("+", 1)[0]
+    if scheme not in ("postgres", "postgresql"):
+        return
+    schema = os.environ.get("POSTGRESQL_SCHEMA")
+    engine = create_engine(
+        "postgresql+psycopg://" + url.split("://", 1)[1],
+        connect_args={"options": f"-csearch_path={schema}"} if schema else {},
+    )
+    try:
+        with engine.begin() as connection:
+            # One creator at a time even if two stacks start together on one database.
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('rasa events table'))"))
+            connection.execute(text(_EVENTS_TABLE.format(id="SERIAL")))
+            connection.execute(text(_EVENTS_INDEX))
+    finally:
+        engine.dispose()
+
+
+def prepare_tracker_store(url: str) -> None:
+    """The tracker store's table (and SQLite's WAL mode) before the engine starts."""
+    prepare_sqlite(url)
+    prepare_postgresql(url)
+
+
+def clear_locks(settings: Settings) -> None:
+    """Drop every conversation lock in the engine's lock store. Called only before the engine (all its
+    workers) starts, when none can hold a lock: the tickets of an engine that was killed mid-message would
+    otherwise hold those conversations for Rasa's ticket lifetime (60 s) after it is back."""
+    url = settings.lock_store_url or default_lock_store(settings)
+    if not url:
+        return
+    if url.startswith("sqlite:///"):
+        path = Path(url.split(":///", 1)[1])
+        if not path.exists():
+            return
+        with contextlib.closing(sqlite3.connect(path, timeout=10.0)) as connection, connection:
+            exists = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'locks'"
+            ).fetchone()
+            if exists:
+                connection.execute("DELETE FROM locks")
+        return
+    client = redis.Redis.from_url(url)
+    try:
+        # Rasa's RedisLockStore keys (its default prefix: we configure none).
+        stale = list(client.scan_iter(match="lock:*", count=1000))
+        for start in range(0, len(stale), 1000):
+            client.delete(*stale[start : start + 1000])
+    finally:
+        client.close()
 
 
 def write(settings: Settings, root: Path = PROJECT_ROOT) -> Path:
     """Write the endpoints file for this engine's port under var/ and return its path."""
-    prepare_sqlite(settings.tracker_store_url)
+    prepare_tracker_store(settings.tracker_store_url)
     port = settings.engine_url.rsplit(":", 1)[-1].rstrip("/")
     path = root / "var" / f"endpoints-{port}.yml"
     path.parent.mkdir(parents=True, exist_ok=True)

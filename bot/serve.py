@@ -1,4 +1,5 @@
-"""Starts the engine and the action server, waits until both answer, and stops them cleanly."""
+"""Starts the engine, the action server and the gateway(s), waits until each answers, keeps them running
+(bot.process_supervisor restarts one that dies or hangs) and stops them cleanly."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 from bot import engine_config
 from bot.model import engine_executable, model_path
 from bot.settings import PROJECT_ROOT, Settings, get_settings
+from bot.process_supervisor import GaveUp, RestartPolicy, Supervisor
 
 
 @dataclass
@@ -29,6 +31,8 @@ class Service:
     ready_url: str
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    # Run before each start, the first and every restart (the engine's stale conversation locks go).
+    prepare: Callable[[], None] | None = None
 
 
 def services(settings: Settings, model: Path, root: Path = PROJECT_ROOT) -> list[Service]:
@@ -71,6 +75,7 @@ def services(settings: Settings, model: Path, root: Path = PROJECT_ROOT) -> list
             ],
             ready_url=f"{settings.engine_url}/status?token={settings.engine_token}",
             env={"SANIC_WORKERS": str(settings.engine_workers)},
+            prepare=lambda: engine_config.clear_locks(settings),
         ),
         *(
             Service(
@@ -80,6 +85,8 @@ def services(settings: Settings, model: Path, root: Path = PROJECT_ROOT) -> list
                 # Replicas share state only through the store (and Redis); each listens on its own port.
                 env={
                     "GATEWAY_PORT": str(settings.gateway_port + index),
+                    # Each replica's operator metrics on a port of its own (0: off for all).
+                    "METRICS_PORT": str(settings.metrics_port + index if settings.metrics_port else 0),
                     "ACTION_SERVER_URL": settings.action_server_url
                     or f"http://127.0.0.1:{settings.action_server_port}",
                 },
@@ -116,21 +123,7 @@ class Stack:
             raise RuntimeError(f"already running elsewhere: {', '.join(busy)} (stop it first)")
         begin = time.monotonic()
         for service in self.members:
-            output = None
-            if self.log_dir is not None:
-                self.log_dir.mkdir(parents=True, exist_ok=True)
-                output = (self.log_dir / f"{service.name.replace(' ', '-')}.log").open("ab")
-            service.process = subprocess.Popen(
-                service.command,
-                cwd=self.root,
-                env={**os.environ, **service.env},
-                stdout=output,
-                stderr=subprocess.STDOUT if output else None,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            if output is not None:
-                output.close()  # the child holds its own copy
+            self.launch(service)
         ready: dict[str, float] = {}
         pending = list(self.members)
         while pending:
@@ -149,6 +142,26 @@ class Stack:
             if pending:
                 time.sleep(poll)
         return ready
+
+    def launch(self, service: Service) -> None:
+        """Start one service's process (in a process group of its own), without waiting for it."""
+        if service.prepare is not None:
+            service.prepare()
+        output = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = (self.log_dir / f"{service.name.replace(' ', '-')}.log").open("ab")
+        service.process = subprocess.Popen(
+            service.command,
+            cwd=self.root,
+            env={**os.environ, **service.env},
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        if output is not None:
+            output.close()  # the child holds its own copy
 
     def dead(self) -> list[Service]:
         """Services whose process has exited."""
@@ -208,11 +221,16 @@ def _usage(settings: Settings) -> str:
         if settings.twilio_enabled
         else "  WhatsApp: disabled (no Twilio credentials configured)\n"
     )
+    metrics = (
+        f"  Operator metrics: http://{settings.metrics_host}:{settings.metrics_port}/metrics\n"
+        if settings.metrics_port
+        else ""
+    )
     return f"""
 The assistant is running.
 
   Webchat: {page}/
-{dev}{whatsapp}
+{dev}{whatsapp}{metrics}
 Or ask it over the chat API:
 
   curl -s {page}/api/chat -H 'Content-Type: application/json' \\
@@ -234,17 +252,29 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     print("Starting the action server and the engine...", flush=True)
+    policy = RestartPolicy.from_settings(settings)
     with running(settings) as stack:
         print(_usage(settings), flush=True)
-        while not stopping:
-            if stack.dead():
-                names = ", ".join(s.name for s in stack.dead())
-                print(f"Stopped: {names} exited unexpectedly", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
+        supervisor = Supervisor(stack, policy)
+        try:
+            while not stopping:
+                supervisor.check()
+                _pause(policy.check_interval, lambda: stopping)
+        except GaveUp as error:
+            print(f"Stopped: {error}", file=sys.stderr, flush=True)
+            return 1
+        finally:
+            supervisor.close()
         print("Stopping...", flush=True)
     print("Stopped.")
     return 0
+
+
+def _pause(seconds: float, stopping: Callable[[], bool]) -> None:
+    """Sleep, waking early when asked to stop."""
+    deadline = time.monotonic() + seconds
+    while not stopping() and time.monotonic() < deadline:
+        time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
 
 if __name__ == "__main__":

@@ -80,6 +80,15 @@ class Settings(BaseSettings):
     engine_timeout_seconds: float = 10.0
     # Seconds between attempts to answer messages stored while the engine was down.
     retry_interval_seconds: float = 5.0
+    # `bot serve` supervises its children: one that exits is started again after RESTART_BACKOFF_SECONDS,
+    # doubling each time up to RESTART_BACKOFF_MAX_SECONDS; one that does not answer its health check for
+    # UNRESPONSIVE_SECONDS (hung) is killed and started again; RESTART_LIMIT restarts of one child within
+    # RESTART_WINDOW_SECONDS stop the whole stack.
+    restart_backoff_seconds: float = Field(default=1.0, gt=0)
+    restart_backoff_max_seconds: float = Field(default=30.0, gt=0)
+    unresponsive_seconds: float = Field(default=30.0, gt=0)
+    restart_limit: int = Field(default=5, ge=1)
+    restart_window_seconds: float = Field(default=300.0, gt=0)
     # WhatsApp texts one gateway sends to Twilio at once (beyond an account's concurrency limit Twilio
     # answers 429, which the outbox retries with backoff). Measured side by side, 20 and 100 are the same
     # here: `make soak ARGS="--scaled --minutes 3"` (PostgreSQL, two gateways, 40 msg/s) p50 46 vs 56 ms,

@@ -15,8 +15,9 @@ from bot.accounts.access import account_access
 from bot.accounts.identity import Identity, identity_from_metadata
 from bot.accounts.views import AccountView, Denial
 from bot.answers.reply import Context, Reply
+from bot.dialogue.report import TurnReport
 from bot.dialogue.state import LAST_SLOT, MISUNDERSTOOD_SLOT, PENDING_SLOT, DialogueState
-from bot.dialogue.turn import AccountLoader, Turn
+from bot.dialogue.turn import AccountLoader, Outcome, Turn
 
 STATE_SLOTS = (PENDING_SLOT, LAST_SLOT, MISUNDERSTOOD_SLOT)
 
@@ -88,6 +89,12 @@ def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
             custom: dict[str, Any] = {**message.table.as_custom(), "replaces": since_table}
             dispatcher.utter_message(json_message=custom)
             since_table = 0
+
+
+def report(dispatcher: CollectingDispatcher, outcome: Outcome) -> None:
+    """Tell the gateway what the turn was (it records it with the answer and shows it to nobody)."""
+    intent = outcome.intent or "nlu_fallback"
+    dispatcher.utter_message(json_message=TurnReport(intent, outcome.understood, outcome.plans).as_custom())
 
 
 def slot_events(reply: Reply, state: DialogueState, tracker: Tracker) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import runtime
-from actions.adapter import account_loader, send, slot_events, state_from, turn_from
+from actions.adapter import account_loader, report, send, slot_events, state_from, turn_from
 from actions.handoff import hand_off
 from bot.dialogue.turn import Dialogue
 
@@ -69,6 +69,7 @@ class TurnAction(Action, metaclass=ABCMeta):  # type: ignore[misc]
         elif outcome.response is not None:
             dispatcher.utter_message(response=outcome.response)
         send(dispatcher, outcome.reply)
+        report(dispatcher, outcome)
         return slot_events(outcome.reply, outcome.state, tracker)
 
 

@@ -10,6 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.dialogue.report import TurnReport
 from bot.dialogue.state import MISUNDERSTOOD_SLOT, PENDING_SLOT
 from bot.handoff.hours import BusinessHours
 from bot.handoff.triggers import HANDOFF_TYPE, handoff_message, reason_for
@@ -39,6 +40,7 @@ class ActionHandoff(Action):  # type: ignore[misc]
         message = tracker.latest_message or {}
         intent = str((message.get("intent") or {}).get("name") or "")
         hand_off(dispatcher, reason_for(intent, str(message.get("text") or "")))
+        dispatcher.utter_message(json_message=TurnReport(intent or "request_human", True).as_custom())
         # Whatever was pending is for the assistant; after the person, the conversation starts afresh.
         return [
             SlotSet(name, None)

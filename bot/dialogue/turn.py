@@ -66,6 +66,12 @@ class Outcome:
     state: DialogueState
     handoff: str | None = None
     response: str | None = None
+    # What the turn was, for the record: the intent acted on (None: the NLU's), whether the assistant
+    # understood it (False: the fallback, a clarification between two readings, the hand-off after two
+    # in a row), the catalogue plans it was about.
+    intent: str | None = None
+    understood: bool = True
+    plans: tuple[str, ...] = ()
 
 
 class Dialogue:
@@ -78,6 +84,10 @@ class Dialogue:
 
     async def respond(self, turn: Turn, state: DialogueState) -> Outcome:
         """The reply to one turn and the state after it."""
+        outcome = await self._respond(turn, state)
+        return outcome if outcome.intent is not None else replace(outcome, intent=turn.intent)
+
+    async def _respond(self, turn: Turn, state: DialogueState) -> Outcome:
         text, intent = turn.text, turn.intent
         if turn.is_payload:
             return await self._ask(self._asked(turn), turn, state)
@@ -95,7 +105,7 @@ class Dialogue:
         if intent == "correct" or (state.last is not None and moves.is_correction(text)):
             return await self._correct(turn, state)
         if intent in _WEAK and moves.is_acknowledgement(text):
-            return Outcome(Reply(()), state, response="utter_acknowledge")
+            return Outcome(Reply(()), state, response="utter_acknowledge", intent="acknowledge")
         if _awaits_needs(state.last, turn.context) and not parse_needs(_as_needs(text), ()).empty():
             return await self._ask(Asked("recommend_plan", _as_needs(text), named), turn, state)
         number = normalize_contract_number(text)
@@ -103,7 +113,7 @@ class Dialogue:
             return await self._contract_number(number, turn, state)
         if _only_digits(text) and not mentions_card_data(text):
             # A bare number with no options to pick from (never the card warning for it).
-            return Outcome(nothing_to_choose(text), state)
+            return Outcome(nothing_to_choose(text), state, intent="choose_option")
         if intent == "share_card_data" and not mentions_card_data(text):
             intent = "nlu_fallback"
         if intent in ("choose_option", "inform_contract_number"):
@@ -113,7 +123,7 @@ class Dialogue:
             # next likeliest question ("tengo el contrato suspendido o qué?").
             runner_up = _runner_up(turn.ranking)
             if runner_up is None or moves.words(text) <= 3:
-                return Outcome(nothing_to_choose(text), state)
+                return Outcome(nothing_to_choose(text), state, intent="choose_option")
             intent = runner_up
             turn = replace(turn, intent=runner_up)
         if intent in ("nlu_fallback", "out_of_scope"):
@@ -149,7 +159,12 @@ class Dialogue:
                 lead = replace(first, text=REOFFER_LEAD + _lower_first_letter(first.text))
                 reply = replace(reply, messages=(*reply.messages, lead, *rest))
                 pending = replace(earlier, reoffered=True)
-        return Outcome(reply, replace(state, pending=pending, last=remembered))
+        return Outcome(
+            reply,
+            replace(state, pending=pending, last=remembered),
+            intent=remembered.intent,
+            plans=_plans_of(remembered, reply),
+        )
 
     async def _answer(self, asked: Asked, turn: Turn) -> Reply:
         question = Question(
@@ -178,7 +193,8 @@ class Dialogue:
                 buttons=tuple(o.button() for o in narrowed),
                 awaiting=True,
             )
-            return Outcome(reply, replace(state, pending=replace(pending, options=narrowed, awaiting=True)))
+            narrowed_state = replace(state, pending=replace(pending, options=narrowed, awaiting=True))
+            return Outcome(reply, narrowed_state, intent="choose_option")
         said = picked.said
         shown = said if said.startswith("ZCC-") else f"«{said}»"
         where = (
@@ -192,7 +208,7 @@ class Dialogue:
             buttons=tuple(o.button() for o in options),
             awaiting=True,
         )
-        return Outcome(reply, state)
+        return Outcome(reply, state, intent="choose_option")
 
     async def _pick(self, option: Option, pending: Pending, turn: Turn, state: DialogueState) -> Outcome:
         """Answer the question the picked option asks (with the words of the question that offered it)."""
@@ -218,15 +234,16 @@ class Dialogue:
             if state.pending is not None and state.pending.awaiting
             else "De acuerdo. ¿Hay algo más en lo que pueda ayudarte?"
         )
-        return Outcome(single(text), replace(state, pending=None))
+        return Outcome(single(text), replace(state, pending=None), intent="cancel")
 
     async def _repeat(self, turn: Turn, state: DialogueState) -> Outcome:
         if state.last is None:
             return Outcome(
                 single("Todavía no te he respondido nada. ¿Qué quieres saber sobre planes, canales o pagos?"),
                 state,
+                intent="repeat",
             )
-        return await self._ask(state.last, turn, state, reoffer=False)
+        return replace(await self._ask(state.last, turn, state, reoffer=False), intent="repeat")
 
     async def _correct(self, turn: Turn, state: DialogueState) -> Outcome:
         """Answer the last question again for the corrected plan, feature, channel or contract."""
@@ -238,7 +255,7 @@ class Dialogue:
                 return await self._contract_number(contract, turn, state)
             topic = topic_for(named)
             if topic is None:
-                return Outcome(_which_correction(), state)
+                return Outcome(_which_correction(), state, intent="correct")
             return await self._ask(Asked(topic, turn.text, named), turn, state)
         if base.alternatives:
             if moves.names_the_other(turn.text):
@@ -249,7 +266,8 @@ class Dialogue:
                     reply = single(
                         "¿Cuál de estos?", buttons=tuple(o.button() for o in others), awaiting=True
                     )
-                    return Outcome(reply, replace(state, pending=Pending(base, others, awaiting=True)))
+                    awaiting = replace(state, pending=Pending(base, others, awaiting=True))
+                    return Outcome(reply, awaiting, intent="correct")
             picked = choice.resolve_choice(moves.strip_slip(turn.text), base.alternatives, self.resolver)
             if isinstance(picked, choice.Picked):
                 option = base.alternatives[picked.index]
@@ -261,7 +279,7 @@ class Dialogue:
         if base.contract is not None and moves.names_the_other(turn.text):
             return await self._ask(replace(base, contract=None), turn, state)
         if not (named.plans or named.features or named.channels):
-            return Outcome(_which_correction(), state)
+            return Outcome(_which_correction(), state, intent="correct")
         old = base.mentions
         plans = named.plans or old.plans
         if base.intent == "compare_plans" and len(named.plans) == 1 and len(old.plans) >= 2:
@@ -287,15 +305,35 @@ class Dialogue:
             clarify = clarification(turn.ranking, turn.entities)
             if clarify is not None:
                 pending = _offered(Asked("nlu_fallback", turn.text, named), clarify)
-                return Outcome(clarify, replace(state, pending=pending))
+                return Outcome(
+                    clarify, replace(state, pending=pending), intent="nlu_fallback", understood=False
+                )
         if out_of_scope:
             # Understood, only not ours to answer: it does not count towards a hand-off.
-            return Outcome(single(OUT_OF_SCOPE), state)
+            return Outcome(single(OUT_OF_SCOPE), state, intent="out_of_scope")
         if state.misunderstood_turn is not None and state.misunderstood_turn == turn.number - 1:
-            return Outcome(Reply(()), replace(state, pending=None, misunderstood_turn=None), "not_understood")
+            return Outcome(
+                Reply(()),
+                replace(state, pending=None, misunderstood_turn=None),
+                "not_understood",
+                intent="nlu_fallback",
+                understood=False,
+            )
         reply = fallback_reply(turn.ranking, state.pending)
         pending = _offered(Asked("nlu_fallback", turn.text, named), reply) or state.pending
-        return Outcome(reply, replace(state, pending=pending, misunderstood_turn=turn.number))
+        return Outcome(
+            reply,
+            replace(state, pending=pending, misunderstood_turn=turn.number),
+            intent="nlu_fallback",
+            understood=False,
+        )
+
+
+def _plans_of(asked: Asked, reply: Reply) -> tuple[str, ...]:
+    """The plans a question was about: those it named, else those its answer was about."""
+    if asked.mentions.plans:
+        return tuple(asked.mentions.plans)
+    return tuple(reply.context.plans) if reply.context is not None else ()
 
 
 def _runner_up(ranking: Sequence[tuple[str, float]]) -> str | None:

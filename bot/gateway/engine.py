@@ -66,6 +66,23 @@ class EngineClient:
         except (aiohttp.ClientError, TimeoutError) as error:
             raise EngineUnavailable(str(error) or type(error).__name__) from error
 
+    async def latest_intent(self, sender: str) -> str | None:
+        """The intent of the sender's latest message as the engine's tracker has it (None when it cannot
+        tell): for turns the engine answers with its own responses, no action reporting them."""
+        url = f"{self._base}/conversations/{quote(sender, safe=':+')}/tracker"
+        params = {"token": self._token, "include_events": "NONE"}
+        try:
+            async with self._session.get(url, params=params, timeout=self._timeout) as response:
+                if response.status != 200:
+                    return None
+                body = await response.json(content_type=None)
+        except (TimeoutError, aiohttp.ClientError, ValueError):
+            return None
+        latest = body.get("latest_message") if isinstance(body, dict) else None
+        intent = (latest or {}).get("intent") if isinstance(latest, dict) else None
+        name = intent.get("name") if isinstance(intent, dict) else None
+        return str(name)[:64] if name else None
+
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
         """One turn of the conversation."""
         payload = {"sender": sender, "message": text, "metadata": metadata}

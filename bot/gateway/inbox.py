@@ -11,12 +11,14 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.dialogue.report import TurnReport
 from bot.gateway.contacts import Arrival, arrived
 from bot.gateway.outbound import Draft
 from bot.gateway.outbox import Queued, queue_texts
 from bot.handoff.queue import ACTIVE
 from bot.store.db import in_store
 from bot.store.models import Handoff, InboundMessage, User
+from bot.store.review import keep_for_review
 
 # How an answer's texts join the outbox in the answer's transaction: (session, channel, to, drafts).
 QueueTexts = Callable[[Session, str, str, Sequence[Draft | str]], list[Queued]]
@@ -37,6 +39,8 @@ class Inbound:
     replies: list[dict[str, Any]] | None
     # A replica holds a live lease on it (it is being answered right now).
     leased: bool = False
+    # When the gateway stored it (reply latency is measured from here).
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ def _inbound(row: InboundMessage) -> Inbound:
         row.status,
         row.replies,
         _leased(row),
+        row.received_at,
     )
 
 
@@ -93,6 +98,12 @@ def _verified_user(session: Session, phone: str) -> User | None:
     return session.scalars(
         select(User).where(User.phone == phone, User.phone_verified.is_(True))
     ).one_or_none()
+
+
+def _turn_values(turn: TurnReport | None) -> dict[str, Any]:
+    if turn is None:
+        return {}
+    return {"intent": turn.intent, "understood": turn.understood, "plans": list(turn.plans)}
 
 
 class Inbox:
@@ -169,6 +180,8 @@ class Inbox:
         replies: list[dict[str, Any]],
         outgoing: Outgoing | None = None,
         owner: str | None = None,
+        turn: TurnReport | None = None,
+        review: str | None = None,
     ) -> list[Queued] | None:
         """Mark a message answered, keep the replies (a retried webchat request gets them again) and end
         its lease; with `outgoing`, queue its texts in the outbox in the same transaction: the answer is
@@ -177,7 +190,11 @@ class Inbox:
 
         With `owner`, only while that replica still holds the message: a replica whose lease ran out while
         it waited for the engine (an overloaded machine) may find another answered it meanwhile, and then
-        its answer is dropped (None) rather than sent a second time."""
+        its answer is dropped (None) rather than sent a second time.
+
+        With `turn`, what the assistant made of the message is recorded with it; with `review` (why it was
+        not understood), the message is kept for the not-understood review, with its conversation, in the
+        same transaction."""
 
         def run() -> list[Queued] | None:
             with self._sessions.begin() as session:
@@ -188,11 +205,19 @@ class Inbox:
                 result = session.execute(
                     update(InboundMessage)
                     .where(*held)
-                    .values(status="answered", replies=replies, answered_at=moment, claimed_until=None)
+                    .values(
+                        status="answered",
+                        replies=replies,
+                        answered_at=moment,
+                        claimed_until=None,
+                        **_turn_values(turn),
+                    )
                     .execution_options(synchronize_session=False)
                 )
                 if owner is not None and result.rowcount != 1:  # type: ignore[attr-defined]
                     return None
+                if review is not None:
+                    keep_for_review(session, message_id, replies, review)
                 if outgoing is None:
                     return []
                 return self._queue(session, outgoing.channel, outgoing.recipient, outgoing.texts)

@@ -6,19 +6,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.answers import notices
 from bot.answers.billing import card_data_warning
 from bot.answers.question import Question
+from bot.dialogue.report import TurnReport, take_report
 from bot.gateway.contacts import OPT_IN, OPT_OUT
 from bot.gateway.engine import EngineClient, EngineUnavailable
 from bot.gateway.handoffs import Handoffs, handoff_request
 from bot.gateway.inbox import Inbound
 from bot.settings import Settings
 from bot.store.catalogue_cache import CatalogueCache
+from bot.store.review import FALLBACK, HANDOFF
+
+NOT_UNDERSTOOD_HANDOFF = "not_understood"
 
 log = logging.getLogger("bot.gateway")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a message gets back, and what the assistant made of it (None: not the assistant's turn — a
+    notice, or a person has the conversation)."""
+
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    turn: TurnReport | None = None
+    # Why the message goes to the not-understood review (None: it does not).
+    review: str | None = None
 
 
 class Answerer:
@@ -35,36 +51,48 @@ class Answerer:
         # where they would time out and be worked on after the gateway gave up on them.
         self._slots = asyncio.Semaphore(settings.engine_concurrency)
 
+    async def available(self) -> bool:
+        """Whether the engine and the action server answer their health checks."""
+        return await self._engine.available()
+
     async def card_notice(self) -> str:
         """Tell the user not to send card data, and how to add a card safely (from the catalogue facts)."""
         catalogue = (await self._catalogue.current()).catalogue
         return card_data_warning(catalogue, Question("share_card_data")).messages[0].text
 
-    async def answer(self, inbound: Inbound, handed_off: bool) -> list[dict[str, Any]] | None:
+    async def answer(self, inbound: Inbound, handed_off: bool) -> Answer | None:
         """The replies to a claimed message; None while the engine is unavailable (it stays stored)."""
         kind = inbound.meta.get("kind", "text")
         if kind == OPT_OUT:
             # Before anything else, a hand-off included: nobody may write to them any more.
             await self._handoffs.withdraw(inbound.sender_id)
-            return [{"text": notices.OPTED_OUT}]
+            return Answer([{"text": notices.OPTED_OUT}])
         if handed_off and await self._handoffs.intercept(inbound):
-            return []  # a person handles this conversation: the assistant stays silent
+            return Answer()  # a person handles this conversation: the assistant stays silent
         if kind == OPT_IN:
-            return [{"text": notices.OPTED_IN}]
+            return Answer([{"text": notices.OPTED_IN}])
         if kind != "text":
-            return [{"text": notices.NOT_TEXT.get(kind, notices.EMPTY)}]
+            return Answer([{"text": notices.NOT_TEXT.get(kind, notices.EMPTY)}])
         if "notice" in inbound.meta:  # refused at intake on a channel that answers later
             notice = str(inbound.meta["notice"])
-            return [{"text": notice}] if notice else []
+            return Answer([{"text": notice}] if notice else [])
         replies = await self._engine_replies(inbound)
         if replies is None:
             return None
+        replies, turn = take_report(replies)
+        if turn is None:
+            # Answered by the engine's own responses (a greeting, thanks): its tracker names the intent.
+            intent = await self._engine.latest_intent(inbound.sender_id)
+            turn = None if intent is None else TurnReport(intent, intent != "nlu_fallback")
         replies, reason = handoff_request(replies)
         if reason is not None:
             replies = [*replies, *await self._handoffs.start(inbound, reason, replies)]
         if inbound.meta.get("media"):
             replies = [*replies, {"text": notices.ATTACHMENT_UNREAD}]
-        return replies
+        review = None
+        if turn is not None and not turn.understood:
+            review = HANDOFF if reason == NOT_UNDERSTOOD_HANDOFF else FALLBACK
+        return Answer(replies, turn, review)
 
     async def _engine_replies(self, inbound: Inbound) -> list[dict[str, Any]] | None:
         metadata = {k: v for k, v in inbound.meta.items() if k == "identity"}

@@ -10,6 +10,7 @@ from bot.gateway.contacts import OPT_OUT
 from bot.gateway.inbox import Inbound, Inbox, Outgoing
 from bot.gateway.outbound import ANSWER, CONFIRM, NOTICE, Draft
 from bot.gateway.outbox import Outbox
+from bot.gateway.pipeline.answering import Answer
 
 
 def drafts(
@@ -48,19 +49,20 @@ class Delivery:
             return None
         return channel
 
-    async def answered(
-        self, inbound: Inbound, replies: list[dict[str, Any]], owner: str | None = None
-    ) -> bool:
-        """Record the answer (while `owner` still holds the message); deliver it unless the channel answers
-        in the HTTP response. False when another replica answered it meanwhile (nothing is sent)."""
+    async def answered(self, inbound: Inbound, answer: Answer, owner: str | None = None) -> bool:
+        """Record the answer and what the turn was (while `owner` still holds the message); deliver it
+        unless the channel answers in the HTTP response. False when another replica answered it meanwhile
+        (nothing is sent)."""
+        replies, turn, review = answer.replies, answer.turn, answer.review
         channel = self._later(inbound.channel, inbound.reply_to)
         if channel is None or inbound.reply_to is None:
-            return await self._inbox.answered(inbound.id, replies, None, owner) is not None
+            recorded = await self._inbox.answered(inbound.id, replies, None, owner, turn, review)
+            return recorded is not None
         # The confirmation of an opt-out is the one text that still goes to them.
         purpose = CONFIRM if inbound.meta.get("kind") == OPT_OUT else ANSWER
         texts = drafts(channel, replies, purpose, inbound_id=inbound.id)
         outgoing = Outgoing(channel.name, inbound.reply_to, texts)
-        queued = await self._inbox.answered(inbound.id, replies, outgoing, owner)
+        queued = await self._inbox.answered(inbound.id, replies, outgoing, owner, turn, review)
         if queued is None:
             return False
         await self._outbox.deliver(channel.name, inbound.reply_to, queued)

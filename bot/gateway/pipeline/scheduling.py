@@ -108,15 +108,16 @@ class Scheduler:
 
     async def _answer_claimed(self, inbound: Inbound, taken: Taken) -> Replies | None:
         """The message is ours (claimed, so still pending): answer it and deliver the answer."""
-        replies = await self._answerer.answer(inbound, taken.handed_off)
-        if replies is None:
+        answer = await self._answerer.answer(inbound, taken.handed_off)
+        if answer is None:
             channel = self._channels.get(inbound.channel)
             delivers_later = channel is not None and not channel.answers_in_response
             if delivers_later and await self._inbox.attempted(inbound.id) == 1:
                 # Told once that the assistant is down; the message is answered when it is back.
                 await self._delivery.notify(inbound.channel, inbound.reply_to, notices.APOLOGY)
             return None
-        if not await self._delivery.answered(inbound, replies, self.owner):
+        replies = answer.replies
+        if not await self._delivery.answered(inbound, answer, self.owner):
             # Our lease ran out while the engine answered, and another replica answered it: theirs stands.
             log.warning(
                 "message %s was answered by another replica meanwhile: this answer is dropped", inbound.id

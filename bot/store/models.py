@@ -284,6 +284,8 @@ class InboundMessage(Base):
         UniqueConstraint("channel", "external_id", name="uq_inbound_messages_channel_external_id"),
         _one_of("status", INBOUND_STATUSES),
         Index("ix_inbound_messages_status_id", "status", "id"),
+        # The insights read a period's messages by the time they arrived.
+        Index("ix_inbound_messages_received_at", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -333,6 +335,8 @@ class Handoff(Base):
     __table_args__ = (
         _one_of("status", HANDOFF_STATUSES),
         Index("ix_handoffs_status_id", "status", "id"),
+        # The insights read a period's hand-offs by the time they were opened.
+        Index("ix_handoffs_created_at", "created_at"),
         CheckConstraint("csat_rating BETWEEN 1 AND 5", name="csat_rating_range"),
     )
 

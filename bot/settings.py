@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     gateway_port: int = 8000
     # Gateway processes to start (ports gateway_port, gateway_port + 1, …), behind your load balancer.
     gateway_replicas: int = 1
+    # Operator metrics (Prometheus) at http://METRICS_HOST:METRICS_PORT/metrics, apart from the public port;
+    # replica i of GATEWAY_REPLICAS listens on metrics_port + i. Loopback by default (the figures are for
+    # the operator's Prometheus, not the world); 0 turns them off.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9800, ge=0, le=65535)
     # The URL the outside world uses to reach the gateway (Twilio signs requests against it).
     public_url: str = "http://localhost:8000"
     # Shared secret of the host application's webchat tokens (HS256) and of anonymous conversation ids.
@@ -133,6 +138,17 @@ class Settings(BaseSettings):
         if isinstance(value, list):
             return [str(origin).rstrip("/") for origin in value]
         return value
+
+    @model_validator(mode="after")
+    def _metrics_apart(self) -> Settings:
+        """No replica's metrics port is a replica's public port: the metrics never share the public door."""
+        replicas = max(1, self.gateway_replicas)
+        gateways = set(range(self.gateway_port, self.gateway_port + replicas))
+        if self.metrics_port and gateways & set(range(self.metrics_port, self.metrics_port + replicas)):
+            raise ValueError(
+                f"METRICS_PORT {self.metrics_port} overlaps the gateway's ports: the metrics need their own"
+            )
+        return self
 
     @property
     def rate_limit_storage_url(self) -> str | None:

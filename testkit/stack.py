@@ -117,6 +117,8 @@ class Topology:
             "RATE_LIMIT_BURST": "1000",
             # Messages stored while the engine was down are retried every second, not every five.
             "RETRY_INTERVAL_SECONDS": "1",
+            # Operator metrics off: a test stack must not take the port of an assistant running here.
+            "METRICS_PORT": "0",
             **({"LOCK_STORE_URL": lock_store_url} if lock_store_url else {}),
             **(extra_env or {}),
         }

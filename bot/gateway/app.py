@@ -28,8 +28,20 @@ from bot.gateway.engine import EngineClient
 from bot.gateway.errors import api_errors
 from bot.gateway.handoffs import Handoffs
 from bot.gateway.inbox import Inbox
-from bot.gateway.keys import ATTACHMENTS, CHANNELS, CONTACTS, DELIVERIES, HANDOFFS, PIPELINE, SETTINGS, USERS
+from bot.gateway.keys import (
+    ATTACHMENTS,
+    CHANNELS,
+    CONTACTS,
+    DELIVERIES,
+    HANDOFFS,
+    METRICS_SERVER,
+    PIPELINE,
+    SETTINGS,
+    USERS,
+)
 from bot.gateway.limits import ClientLimits
+from bot.gateway.metrics import GatewayMetrics
+from bot.gateway.metrics_server import MetricsServer
 from bot.gateway.outbox import Outbox
 from bot.gateway.pipeline import Pipeline
 from bot.gateway.pipeline.answering import Answerer
@@ -61,6 +73,7 @@ def assemble(
     http: aiohttp.ClientSession,
     channels: Channels,
     broker: Broker,
+    metrics: GatewayMetrics,
 ) -> Pipeline:
     """Build the pipeline and its parts, each given every dependency it needs."""
     outbox = Outbox(
@@ -69,15 +82,17 @@ def assemble(
         f"{socket.gethostname()}:{os.getpid()}",
         concurrency=settings.outbox_concurrency,
         max_attempts=settings.outbox_max_attempts,
+        metrics=metrics,
     )
     inbox = Inbox(sessions, outbox.queue, outbox.wake)
-    delivery = Delivery(inbox, outbox, channels)
+    delivery = Delivery(inbox, outbox, channels, metrics)
     engine = EngineClient(
         http,
         settings.engine_url,
         settings.engine_timeout_seconds,
         settings.engine_token,
         actions_url=settings.action_server_url,
+        metrics=metrics,
     )
     stale_after = timedelta(seconds=settings.agent_timeout_seconds)
     handoffs = Handoffs(
@@ -93,7 +108,8 @@ def assemble(
     catalogue = CatalogueCache(sessions, settings.catalogue_cache_seconds)
     answerer = Answerer(settings, engine, handoffs, catalogue)
     scheduler = Scheduler(settings, inbox, answerer, delivery, channels)
-    return Pipeline(Intake(settings, inbox, ClientLimits(settings)), scheduler, outbox, handoffs, inbox)
+    intake = Intake(settings, inbox, ClientLimits(settings), metrics)
+    return Pipeline(intake, scheduler, outbox, handoffs, inbox)
 
 
 def resources(channels: Channels) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -115,18 +131,26 @@ def resources(channels: Channels) -> Callable[[web.Application], AsyncIterator[N
                 log.warning(
                     "live events: Redis at EVENTS_URL is not answering yet; retrying in the background"
                 )
-        pipeline = assemble(settings, sessions, http, channels, broker)
+        metrics = GatewayMetrics()
+        pipeline = assemble(settings, sessions, http, channels, broker, metrics)
         app[PIPELINE] = pipeline
         app[HANDOFFS] = pipeline.handoffs
         app[USERS] = Users(sessions)
         app[CONTACTS] = Contacts(sessions)
         app[DELIVERIES] = Deliveries(sessions)
         app[ATTACHMENTS] = Attachments(sessions)
+        metrics_server = None
+        if settings.metrics_port:
+            metrics_server = MetricsServer(metrics, sessions, settings.metrics_host, settings.metrics_port)
+            await metrics_server.start()
+        app[METRICS_SERVER] = metrics_server
         workers = [
             asyncio.create_task(pipeline.scheduler.retry_forever()),
             asyncio.create_task(pipeline.outbox.run_forever()),
         ]
         yield
+        if metrics_server is not None:
+            await metrics_server.stop()
         for worker in workers:
             worker.cancel()
         await pipeline.drain()

@@ -8,6 +8,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from bot.gateway.metrics import GatewayMetrics
+
 # Seconds after the action server was last seen down during which an empty answer still counts as its
 # failure (the message is kept and retried) rather than as the assistant having nothing to say.
 ACTIONS_SETTLE_SECONDS = 10.0
@@ -27,7 +29,9 @@ class EngineClient:
         timeout: float,
         token: str = "",
         actions_url: str | None = None,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
+        self._metrics = metrics or GatewayMetrics()
         self._session = session
         self._base = base_url.rstrip("/")
         self._url = f"{self._base}/webhooks/rest/webhook"
@@ -52,6 +56,7 @@ class EngineClient:
         now = time.monotonic()
         if not up:
             self._actions_down_at = now
+            self._metrics.action_server_errors.inc()
         return up and now - self._actions_down_at > ACTIONS_SETTLE_SECONDS
 
     async def add_event(self, sender: str, event: str) -> None:
@@ -64,7 +69,11 @@ class EngineClient:
                 if response.status != 200:
                     raise EngineUnavailable(f"engine answered {response.status} to {event}")
         except (aiohttp.ClientError, TimeoutError) as error:
+            self._metrics.engine_errors.inc()
             raise EngineUnavailable(str(error) or type(error).__name__) from error
+        except EngineUnavailable:
+            self._metrics.engine_errors.inc()
+            raise
 
     async def latest_intent(self, sender: str) -> str | None:
         """The intent of the sender's latest message as the engine's tracker has it (None when it cannot
@@ -91,8 +100,12 @@ class EngineClient:
                 if response.status != 200:
                     raise EngineUnavailable(f"engine answered {response.status}")
                 body = await response.json(content_type=None)
+            if not isinstance(body, list):
+                raise EngineUnavailable("engine answered something that is not a list of messages")
         except (TimeoutError, aiohttp.ClientError, ValueError) as error:
+            self._metrics.engine_errors.inc()
             raise EngineUnavailable(str(error) or type(error).__name__) from error
-        if not isinstance(body, list):
-            raise EngineUnavailable("engine answered something that is not a list of messages")
+        except EngineUnavailable:
+            self._metrics.engine_errors.inc()
+            raise
         return [m for m in body if isinstance(m, dict)]

@@ -9,6 +9,7 @@ from bot.gateway.channels import Channels
 from bot.gateway.contacts import Contacts
 from bot.gateway.deliveries import Deliveries
 from bot.gateway.handoffs import Handoffs
+from bot.gateway.metrics_server import MetricsServer
 from bot.gateway.pipeline import Pipeline
 from bot.gateway.users import Users
 from bot.settings import Settings
@@ -21,3 +22,5 @@ CONTACTS = web.AppKey("contacts", Contacts)
 DELIVERIES = web.AppKey("deliveries", Deliveries)
 ATTACHMENTS = web.AppKey("attachments", Attachments)
 PIPELINE = web.AppKey("pipeline", Pipeline)
+# The operator metrics' own server (None when METRICS_PORT=0).
+METRICS_SERVER: web.AppKey[MetricsServer | None] = web.AppKey("metrics_server")

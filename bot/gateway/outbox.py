@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.gateway.metrics import GatewayMetrics
 from bot.gateway.outbound import (
     CONFIRM,
     REOPEN,
@@ -252,7 +253,9 @@ class Outbox:
         lease_seconds: float = 30.0,
         concurrency: int = 20,
         max_attempts: int = 10,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
+        self._metrics = metrics or GatewayMetrics()
         self._sessions = sessions
         self._providers = providers
         self._owner = owner
@@ -353,9 +356,11 @@ class Outbox:
                 # Still marked in flight: whoever claims them after the lease asks the provider first.
                 log.warning("outbound messages %s: outcome not recorded; they will be checked", outcomes)
                 return 0
+        sent = sum(1 for outcome in outcomes if outcome.status == "sent")
+        self._metrics.sent.labels(channel).inc(sent)
         if reopen is not None:  # the window closed: the template that reopens it goes out now
             await self.deliver(channel, recipient, [reopen])
-        return sum(1 for outcome in outcomes if outcome.status == "sent")
+        return sent
 
     @staticmethod
     def _ruled_out(row: Queued, provider: Provider) -> Outcome | None:

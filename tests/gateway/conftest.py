@@ -230,6 +230,8 @@ def make_settings(
         "rate_limit_per_second": 0.001,
         "rate_limit_burst": 50,
         "catalogue_cache_seconds": 30.0,
+        # Off unless a test asks for them on a port of its own (several gateways run in one process).
+        "metrics_port": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

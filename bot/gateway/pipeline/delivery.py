@@ -8,6 +8,7 @@ from typing import Any
 from bot.gateway.channels import Channel, Channels
 from bot.gateway.contacts import OPT_OUT
 from bot.gateway.inbox import Inbound, Inbox, Outgoing
+from bot.gateway.metrics import GatewayMetrics
 from bot.gateway.outbound import ANSWER, CONFIRM, NOTICE, Draft
 from bot.gateway.outbox import Outbox
 from bot.gateway.pipeline.answering import Answer
@@ -37,10 +38,11 @@ def drafts(
 class Delivery:
     """Sends answers and other texts on each message's own channel."""
 
-    def __init__(self, inbox: Inbox, outbox: Outbox, channels: Channels) -> None:
+    def __init__(self, inbox: Inbox, outbox: Outbox, channels: Channels, metrics: GatewayMetrics) -> None:
         self._inbox = inbox
         self._outbox = outbox
         self._channels = channels
+        self._metrics = metrics
 
     def _later(self, channel_name: str, reply_to: str | None) -> Channel | None:
         """The channel, when it delivers later (not in the HTTP response) and there is an address."""
@@ -57,6 +59,8 @@ class Delivery:
         channel = self._later(inbound.channel, inbound.reply_to)
         if channel is None or inbound.reply_to is None:
             recorded = await self._inbox.answered(inbound.id, replies, None, owner, turn, review)
+            if recorded is not None and replies:  # returned in the HTTP response now
+                self._metrics.answered(inbound.channel, inbound.received_at, len(replies))
             return recorded is not None
         # The confirmation of an opt-out is the one text that still goes to them.
         purpose = CONFIRM if inbound.meta.get("kind") == OPT_OUT else ANSWER
@@ -66,6 +70,8 @@ class Delivery:
         if queued is None:
             return False
         await self._outbox.deliver(channel.name, inbound.reply_to, queued)
+        if replies:  # the outbox counts the texts Twilio accepted
+            self._metrics.answered(channel.name, inbound.received_at, 0)
         return True
 
     async def notify(

@@ -12,6 +12,7 @@ from bot.gateway.contacts import Arrival
 from bot.gateway.inbox import Inbound, Inbox
 from bot.gateway.limits import ClientLimits
 from bot.gateway.locks import KeyedLocks
+from bot.gateway.metrics import GatewayMetrics
 from bot.privacy.consent import consent_change
 from bot.privacy.redact import redact
 from bot.settings import Settings
@@ -49,10 +50,13 @@ class Intake:
     4xx; on a channel that answers later it is stored anyway and the answer is the notice (its webhook must
     be acknowledged, and a message is never lost). Card numbers are masked before anything is stored."""
 
-    def __init__(self, settings: Settings, inbox: Inbox, limits: ClientLimits) -> None:
+    def __init__(
+        self, settings: Settings, inbox: Inbox, limits: ClientLimits, metrics: GatewayMetrics
+    ) -> None:
         self._settings = settings
         self._inbox = inbox
         self._limits = limits
+        self._metrics = metrics
         self._noticed_at: dict[str, float] = {}
         # A sender's messages are stored in arrival order (store calls run in threads and may finish in
         # any order), and handed on while the lock is held.
@@ -76,6 +80,7 @@ class Intake:
             refusal = Refusal(413, "message_too_long", notices.too_long(len(text), limit))
         elif not await self._limits.allow(incoming.sender_id, incoming.client or ""):
             refusal = Refusal(429, "rate_limited", notices.RATE_LIMITED)
+            self._metrics.rate_limited.labels(channel.name).inc()
         if refusal is not None and channel.answers_in_response:
             return refusal
         redaction = redact(text)
@@ -111,6 +116,8 @@ class Intake:
             incoming.phone,
             arrival,
         )
+        if new:
+            self._metrics.received.labels(channel.name).inc()
         return Accepted(stored, new)
 
     def _limited(self, sender_id: str) -> str:

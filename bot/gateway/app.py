@@ -18,7 +18,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.gateway import agent
+from bot.gateway import agent, insights
 from bot.gateway.attachments import Attachments
 from bot.gateway.channels import Channel, Channels
 from bot.gateway.channels.registry import default_channels
@@ -28,12 +28,14 @@ from bot.gateway.engine import EngineClient
 from bot.gateway.errors import api_errors
 from bot.gateway.handoffs import Handoffs
 from bot.gateway.inbox import Inbox
+from bot.gateway.insights_reader import InsightsReader
 from bot.gateway.keys import (
     ATTACHMENTS,
     CHANNELS,
     CONTACTS,
     DELIVERIES,
     HANDOFFS,
+    INSIGHTS,
     METRICS_SERVER,
     PIPELINE,
     SETTINGS,
@@ -139,6 +141,7 @@ def resources(channels: Channels) -> Callable[[web.Application], AsyncIterator[N
         app[CONTACTS] = Contacts(sessions)
         app[DELIVERIES] = Deliveries(sessions)
         app[ATTACHMENTS] = Attachments(sessions)
+        app[INSIGHTS] = InsightsReader(sessions)
         metrics_server = None
         if settings.metrics_port:
             metrics_server = MetricsServer(metrics, sessions, settings.metrics_host, settings.metrics_port)
@@ -180,6 +183,7 @@ def create_app(
     for channel in served:
         channel.add_routes(app)
     agent.add_routes(app)
+    insights.add_routes(app)
     if not any(not c.answers_in_response for c in served):
         log.warning("WhatsApp disabled: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM")
     app.cleanup_ctx.append(resources(served))

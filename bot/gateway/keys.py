@@ -9,6 +9,7 @@ from bot.gateway.channels import Channels
 from bot.gateway.contacts import Contacts
 from bot.gateway.deliveries import Deliveries
 from bot.gateway.handoffs import Handoffs
+from bot.gateway.insights_reader import InsightsReader
 from bot.gateway.metrics_server import MetricsServer
 from bot.gateway.pipeline import Pipeline
 from bot.gateway.users import Users
@@ -24,3 +25,4 @@ ATTACHMENTS = web.AppKey("attachments", Attachments)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 # The operator metrics' own server (None when METRICS_PORT=0).
 METRICS_SERVER: web.AppKey[MetricsServer | None] = web.AppKey("metrics_server")
+INSIGHTS = web.AppKey("insights", InsightsReader)

@@ -119,15 +119,43 @@ def as_json(insights: Insights) -> dict[str, Any]:
         "satisfaction": _satisfaction(insights.satisfaction),
         "top_intents": [{"name": name, "count": n} for name, n in insights.top_intents],
         "top_plans": [{"name": name, "count": n} for name, n in insights.top_plans],
+        "rows": [
+            {"figure": figure, "item": item, "value": value, "shown": shown}
+            for figure, item, value, shown in table_rows(insights)
+        ],
     }
 
 
-def csv_rows(insights: Insights) -> list[tuple[str, str, str]]:
-    """The figures as (figure, item, value) rows, one value each (Spanish names, as on the page)."""
-    rows: list[tuple[str, str, str]] = []
+def _seconds_text(value: float | None) -> str:
+    if value is None:
+        return "–"
+    minutes, seconds = divmod(round(value), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
-    def add(figure: str, item: str, value: object) -> None:
-        rows.append((figure, item, "" if value is None else str(value)))
+
+def _shown(value: object, kind: str) -> str:
+    """A value as the page's table shows it (percentages and durations in words; decimals with a comma)."""
+    if value is None:
+        return "–"
+    if kind == "share" and isinstance(value, float):
+        return f"{value * 100:.1f} %".replace(".", ",")
+    if kind == "seconds" and isinstance(value, float):
+        return _seconds_text(value)
+    if isinstance(value, float):
+        return f"{value:.2f}".replace(".", ",")
+    return str(value)
+
+
+def table_rows(insights: Insights) -> list[tuple[str, str, str, str]]:
+    """The figures as (figure, item, value, shown) rows, one value each (Spanish names, as on the page):
+    `value` as the CSV has it (shares 0-1, seconds), `shown` as the page's table reads."""
+    rows: list[tuple[str, str, str, str]] = []
+
+    def add(figure: str, item: str, value: object, kind: str = "") -> None:
+        rows.append((figure, item, "" if value is None else str(value), _shown(value, kind)))
 
     period = insights.period
     add("Periodo", "Desde", period.first.isoformat())
@@ -144,9 +172,9 @@ def csv_rows(insights: Insights) -> list[tuple[str, str, str]]:
     ):
         add(figure, "Total", shares.total)
         add(figure, part.capitalize(), shares.part)
-        add(figure, "Proporción", _share(shares.share))
+        add(figure, "Proporción", _share(shares.share), "share")
         for day in shares.days:
-            add(f"{figure} por día", day.day, _share(day.share))
+            add(f"{figure} por día", day.day, _share(day.share), "share")
     add("Derivaciones", "Total", insights.handoffs.total)
     for key, count in insights.handoffs.groups.items():
         add("Derivaciones por motivo", GROUP_NAMES[key], count)
@@ -159,8 +187,8 @@ def csv_rows(insights: Insights) -> list[tuple[str, str, str]]:
         ("Tiempo de resolución (s)", insights.resolution_time),
     ):
         add(figure, "Medidas", durations.count)
-        add(figure, "p50", durations.p50)
-        add(figure, "p90", durations.p90)
+        add(figure, "p50", durations.p50, "seconds")
+        add(figure, "p90", durations.p90, "seconds")
     overall = insights.satisfaction.overall
     add("CSAT", "Respuestas", overall.count)
     add("CSAT", "Promedio", overall.average)
@@ -181,5 +209,5 @@ def as_csv(insights: Insights) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(("figura", "elemento", "valor"))
-    writer.writerows(csv_rows(insights))
+    writer.writerows(row[:3] for row in table_rows(insights))
     return out.getvalue()

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from pathlib import Path
 from typing import Any
 
+import pytest
+import redis
 import yaml
 
-from bot.engine_config import render
+from bot.engine_config import clear_locks, render
 from bot.settings import Settings
 
 
@@ -72,3 +77,47 @@ def test_several_workers_with_a_postgresql_tracker_store_get_a_lock_file_per_eng
     )
     assert found["lock_store"]["type"] == "engine_lock_store.SQLiteLockStore"
     assert found["lock_store"]["db"].endswith("var/engine-locks-6105.db")
+
+
+def _locks(path: Path) -> list[str]:
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        return [row[0] for row in connection.execute("SELECT conversation_id FROM locks")]
+
+
+def test_the_engine_starts_with_no_conversation_lock_left_by_a_killed_one(tmp_path: Path) -> None:
+    """A killed engine's tickets stay in the shared lock file; before the next start they go (no worker
+    runs then), or its conversations would wait for Rasa's 60 s ticket lifetime."""
+    settings = Settings(
+        _env_file=None, tracker_store_url=f"sqlite:///{tmp_path / 'tracker.db'}", engine_workers=2
+    )
+    path = tmp_path / "tracker-locks.db"
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute("CREATE TABLE locks (conversation_id TEXT PRIMARY KEY, data TEXT)")
+        connection.executemany("INSERT INTO locks VALUES (?, '{}')", [("a",), ("b",)])
+    assert _locks(path) == ["a", "b"]
+    clear_locks(settings)
+    assert _locks(path) == []
+    clear_locks(settings)  # nothing to clear: nothing fails
+    clear_locks(
+        Settings(_env_file=None, tracker_store_url=f"sqlite:///{tmp_path / 'new.db'}", engine_workers=2)
+    )
+    assert not (tmp_path / "new-locks.db").exists()  # no file is created for nothing
+
+
+def test_stale_locks_in_redis_go_and_nothing_else_does() -> None:
+    url = "redis://127.0.0.1:6379/3"
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    try:
+        client.set("lock:whatsapp:+5215512345678", "{}")
+        client.set("lock:web-1", "{}")
+        client.set("limits:someone", "1")
+        clear_locks(Settings(_env_file=None, lock_store_url=url, engine_workers=2))
+        assert client.keys("lock:*") == []
+        assert client.get("limits:someone") == b"1"
+    finally:
+        client.delete("lock:whatsapp:+5215512345678", "lock:web-1", "limits:someone")
+        client.close()

@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answers import BOUND_ACTIONS
 from actions.handoff import ActionHandoff
+from bot.dialogue.report import TurnReport, take_report
 from bot.settings import PROJECT_ROOT
 
 
@@ -41,6 +42,8 @@ class Conversation:
         self.slots: dict[str, Any] = dict(slots)
         self.events: list[dict[str, Any]] = []
         self.actions: list[str] = []
+        # What each turn reported to the gateway (None: the engine answered with its own response).
+        self.reports: list[TurnReport | None] = []
 
     def say(
         self,
@@ -49,7 +52,8 @@ class Conversation:
         entities: list[dict[str, Any]] | None = None,
         ranking: list[tuple[str, float]] | None = None,
     ) -> list[dict[str, Any]]:
-        """The bot's messages for one user turn (a domain response comes back as {'response': name})."""
+        """The bot's messages for one user turn (a domain response comes back as {'response': name}),
+        without the turn's report, which the gateway takes out (kept in `reports`)."""
         message: dict[str, Any] = {
             "text": text,
             "intent": {"name": intent, "confidence": ranking[0][1] if ranking else 0.99},
@@ -63,6 +67,7 @@ class Conversation:
         name = rules()[intent]
         self.actions.append(name)
         if name.startswith("utter_"):
+            self.reports.append(None)
             return [{"response": name}]
         tracker = Tracker(
             "tester", dict(self.slots), message, list(self.events), False, None, {}, "action_listen"
@@ -71,5 +76,7 @@ class Conversation:
         for event in asyncio.run(action_named(name).run(dispatcher, tracker, {})):
             if event.get("event") == "slot":
                 self.slots[event["name"]] = event["value"]
-        self.events += [{"event": "bot", "text": m.get("text")} for m in dispatcher.messages]
-        return dispatcher.messages
+        messages, report = take_report(dispatcher.messages)
+        self.reports.append(report)
+        self.events += [{"event": "bot", "text": m.get("text")} for m in messages]
+        return messages

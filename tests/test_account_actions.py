@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from actions import runtime
 from actions.answers import BOUND_ACTIONS
+from bot.dialogue.report import take_report
 from bot.store.catalogue_cache import CatalogueCache
 from bot.store.demo import seed_demo
 from tests.conversation import Conversation
@@ -54,7 +55,8 @@ def run(action: Action | str, track: Tracker) -> tuple[list[dict[str, Any]], lis
         action = next(cls() for cls in BOUND_ACTIONS if cls().name() == action)
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, track, {}))
-    return dispatcher.messages, events
+    # The turn's report is the gateway's, taken out before anyone reads the reply.
+    return take_report(dispatcher.messages)[0], events
 
 
 def slots(events: list[dict[str, Any]]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from actions import runtime
 from actions.answers import ACTION_INTENTS, BOUND_ACTIONS, TurnAction
 from actions.handoff import ActionHandoff
+from bot.dialogue.report import take_report
 from bot.settings import PROJECT_ROOT
 from bot.store.catalogue_cache import CatalogueCache
 from tests.conversation import Conversation, said
@@ -35,7 +36,8 @@ def run(action_name: str, track: Tracker) -> tuple[list[dict[str, Any]], list[di
     action = next(cls() for cls in (*BOUND_ACTIONS, ActionHandoff) if cls().name() == action_name)
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, track, {}))
-    return dispatcher.messages, events
+    # The turn's report is the gateway's, taken out before anyone reads the reply.
+    return take_report(dispatcher.messages)[0], events
 
 
 def slots(events: list[dict[str, Any]]) -> dict[str, Any]:

@@ -408,3 +408,36 @@ def test_a_slip_before_the_choice_still_picks_it() -> None:
     talk = Conversation(ANA)
     talk.say("mis pagos", "ask_financial_info")
     assert f"{PAYMENTS} ZCC-100002" in said(talk.say("perdón, el segundo", "correct"))
+
+
+# --- what each turn reports to the gateway -----------------------------------------------------------------
+def test_each_turn_reports_the_intent_acted_on_whether_it_was_understood_and_its_plans() -> None:
+    talk = Conversation()
+    talk.say("cuanto cuesta el expert", "ask_price", [{"entity": "plan", "value": "expert"}])
+    talk.say("zzz", "nlu_fallback")
+    talk.say("y el starter?", "follow_up", [{"entity": "plan", "value": "starter"}])
+    talk.say("no, el specialist", "correct", [{"entity": "plan", "value": "specialist"}])
+    talk.say("hola", "greet")
+    talk.say("cancelar", "cancel")
+    reports = [(r.intent, r.understood, r.plans) if r else None for r in talk.reports]
+    assert reports == [
+        ("ask_price", True, ("expert",)),
+        ("nlu_fallback", False, ()),
+        # The follow-up answered the price of another plan: the intent acted on is the topic it re-asked.
+        ("ask_price", True, ("starter",)),
+        ("ask_price", True, ("specialist",)),
+        None,  # the engine's own response: the gateway asks the tracker
+        ("cancel", True, ()),
+    ]
+
+
+def test_the_hand_off_after_two_misunderstandings_reports_both_turns_not_understood() -> None:
+    talk = Conversation()
+    talk.say("zzz", "nlu_fallback")
+    talk.say("qqq", "nlu_fallback")
+    talk.say("y eso q", "out_of_scope")
+    assert [(r.intent, r.understood) for r in talk.reports if r] == [
+        ("nlu_fallback", False),
+        ("nlu_fallback", False),
+        ("out_of_scope", True),  # understood, only not ours to answer
+    ]

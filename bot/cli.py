@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -14,13 +15,16 @@ from bot.catalogue.loader import load_catalogue
 from bot.gateway import tokens
 from bot.nlu import generate
 from bot.settings import PROJECT_ROOT, get_settings
-from bot.store import migrate
+from bot.store import history, migrate
 from bot.store.catalogue_repo import read_catalogue, save_catalogue
 from bot.store.db import make_engine, make_sessionmaker
 from bot.store.demo import demo_users, seed_demo
 from bot.store.models import User
 
 GENERATED_NLU = PROJECT_ROOT / "data" / "nlu" / "generated.yml"
+# The synthetic history `bot seed` adds, so the insights page has something to show.
+DEMO_CONVERSATIONS = 1500
+DEMO_DAYS = 30
 
 
 def _generated(nlu_path: Path) -> dict[Path, str]:
@@ -53,6 +57,14 @@ def _seed(args: argparse.Namespace) -> int:
         with sessions.begin() as session:
             accounts = seed_demo(session)
         print(f"Demo data: {len(accounts)} accounts, dated relative to today (see `bot demo-users`)")
+        with sessions.begin() as session:
+            messages, handoffs = history.add(
+                session.connection(), DEMO_CONVERSATIONS, DEMO_DAYS, datetime.now(UTC)
+            )
+        print(
+            f"Demo history (synthetic, marked {history.MARK}*): {DEMO_CONVERSATIONS} conversations over "
+            f"{DEMO_DAYS} days, {messages} messages, {handoffs} hand-offs (see /insights)"
+        )
     return 0
 
 
@@ -118,8 +130,12 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("create", help="create or upgrade the store's schema (migrations)").set_defaults(
         run=_create
     )
-    seed = commands.add_parser("seed", help="create the store, load the catalogue and the demo accounts")
-    seed.add_argument("--no-demo", action="store_true", help="load the catalogue only")
+    seed = commands.add_parser(
+        "seed", help="create the store, load the catalogue, the demo accounts and 30 days of demo history"
+    )
+    seed.add_argument(
+        "--no-demo", action="store_true", help="load the catalogue only (no demo accounts or history)"
+    )
     seed.set_defaults(run=_seed)
     token = commands.add_parser("token", help="print a signed webchat token for a user of the store")
     token.add_argument("--email", required=True)

@@ -116,41 +116,46 @@ def _account_andina(today: date) -> Account:
         ContractChannel(channel_key="webchat", quantity=500),
         ContractChannel(channel_key="whatsapp", quantity=1000),
     ]
+    # Invoices are issued on the 1st and due on the 16th. Counted from 16 days ago, the overdue one's due date
+    # is always past (seeded on the 5th, it is last month's, not one due in eleven days); each payment
+    # follows the invoice it pays, so the history reads true on whatever day the demo is seeded.
+    billed = today - timedelta(days=16)
+    suspended.invoices = [
+        Invoice(
+            number=f"F-100002-0{k}",
+            period_start=add_months(billed, -4 + k).replace(day=1),
+            period_end=add_months(billed, -3 + k).replace(day=1) - timedelta(days=1),
+            issue_date=add_months(billed, -3 + k).replace(day=1),
+            due_date=add_months(billed, -3 + k).replace(day=1) + timedelta(days=15),
+            amount=_money("4800.00"),
+            currency="MXN",
+            status=status,
+        )
+        for k, status in ((1, "paid"), (2, "paid"), (3, "overdue"))
+    ]
+    paid_invoice, overdue_invoice = suspended.invoices[1], suspended.invoices[2]
     suspended.payments = [
         Payment(
-            date=add_months(today, -2),
+            date=paid_invoice.issue_date + timedelta(days=4),
             amount=_money("4800.00"),
             currency="MXN",
             status="paid",
             description="Invoice F-100002-02",
         ),
         Payment(
-            date=add_months(today, -1),
+            date=overdue_invoice.issue_date + timedelta(days=4),
             amount=_money("4800.00"),
             currency="MXN",
             status="failed",
             description="Invoice F-100002-03 (pago rechazado)",
         ),
         Payment(
-            date=today - timedelta(days=3),
+            date=overdue_invoice.due_date,
             amount=_money("4800.00"),
             currency="MXN",
             status="pending",
             description="Invoice F-100002-03 (vencido)",
         ),
-    ]
-    suspended.invoices = [
-        Invoice(
-            number=f"F-100002-0{k}",
-            period_start=add_months(today, -4 + k).replace(day=1),
-            period_end=add_months(today, -3 + k).replace(day=1) - timedelta(days=1),
-            issue_date=add_months(today, -3 + k).replace(day=1),
-            due_date=add_months(today, -3 + k).replace(day=1) + timedelta(days=15),
-            amount=_money("4800.00"),
-            currency="MXN",
-            status=status,
-        )
-        for k, status in ((1, "paid"), (2, "paid"), (3, "overdue"))
     ]
     cancelled = Contract(
         id=3,

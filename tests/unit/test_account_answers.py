@@ -176,7 +176,8 @@ def test_financial_info_of_a_contract(catalogue: Catalogue, views: dict[int, Acc
     assert not reply.awaiting
     lines = texts(reply).splitlines()
     assert lines[0] == "Información financiera del contrato ZCC-100002:"
-    overdue, failed, paid = TODAY - timedelta(days=3), add_months(TODAY, -1), add_months(TODAY, -2)
+    # Seeded on 26/11: F-100002-03 issued 01/11, due 16/11, refused on 05/11; F-100002-02 paid 05/10.
+    overdue, failed, paid = date(2026, 11, 16), date(2026, 11, 5), date(2026, 10, 5)
     assert f"Pago vencido: $4,800.00 MXN el {day(overdue)} (Invoice F-100002-03 (vencido))." in lines
     assert f"Pagos rechazados: 1 (el último por $4,800.00 MXN el {day(failed)})." in lines
     assert "Pagos realizados: 1." in lines

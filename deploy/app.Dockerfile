@@ -11,5 +11,6 @@ COPY bot ./bot
 COPY actions ./actions
 RUN pip install --no-cache-dir . && useradd --uid 1001 --create-home app
 USER 1001
-EXPOSE 8000 5055
+# 9800: the operator metrics (set METRICS_HOST=0.0.0.0 for Prometheus to reach them; never public).
+EXPOSE 8000 5055 9800
 CMD ["python", "-m", "bot.gateway"]

@@ -95,7 +95,9 @@ stories: model ## conversation tests (test stories) with --fail-on-prediction-er
 		--stories tests/stories --out results/core --fail-on-prediction-errors
 
 browser: ## Debian's chromium for the real-browser tests (installed once, as root)
-	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium fonts-dejavu-core; }
+	@# Waits for another apt run (the machine's own, or a parallel job's) instead of failing on its lock.
+	@command -v chromium >/dev/null || { apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+		apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium fonts-dejavu-core; }
 
 e2e: model seed browser ## end-to-end tests: engine, action server, gateway, a real browser, fake Twilio
 	$(APP)/bin/pytest -q -m e2e

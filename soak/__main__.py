@@ -4,8 +4,10 @@ Starts the stack on ports of its own with fresh stores (SQLite by default; with 
 PostgreSQL database, the Redis lock store, two engine workers and two gateway replicas), a fake Twilio in
 this process, then posts `rate` messages a second for `minutes` over both channels from many simulated
 users in multi-turn conversations (a WhatsApp user waits for the answer before the next turn; a webchat
-user told "queued" retries the same message id with backoff). With --faults Twilio answers 500 for ten
-seconds early on (15 %), then the engine is killed and restarted mid-run (40 %).
+user told "queued" retries the same message id with backoff). The services are supervised as `bot serve`
+supervises them (bot.process_supervisor). With --faults Twilio answers 500 for ten seconds early on (15 %),
+then the engine is killed mid-run (40 %): the supervisor starts it again, and the table reports how long
+after its return the messages kept meanwhile were all answered (the drain time).
 Afterwards it waits (bounded) until everything is answered and delivered, counts, prints a table and
 writes results/soak/soak.json. Every process it started is stopped at the end, Ctrl-C included.
 """
@@ -137,11 +139,14 @@ def _topology(args: argparse.Namespace, resources: ExitStack, twilio: FakeTwilio
 
 # --- faults -----------------------------------------------------------------------------------------------
 def _engine_kill(stack: Topology, load: Load, fault: Fault) -> None:
-    """Kill the engine (SIGKILL), start it again at once, and measure how the backlog drains."""
+    """Kill the engine (SIGKILL), let the supervisor start it again, and measure how the backlog drains."""
     fault.started = time.monotonic()
     stack.kill("engine")
-    restart_seconds = stack.restart("engine")
+    killed = time.monotonic()
+    if not wait_until(lambda: stack.answering("engine"), timeout=300, interval=0.2):
+        raise RuntimeError("the supervisor did not bring the engine back within 300 s")
     back = time.monotonic()
+    restart_seconds = back - killed
     # Messages kept while it was down (a failed attempt counted) are answered after the restart.
     drained = wait_until(lambda: stack.kept(pending_only=True) == 0, timeout=300, interval=1.0)
     fault.ended = time.monotonic()
@@ -163,7 +168,7 @@ def _engine_kill(stack: Topology, load: Load, fault: Fault) -> None:
         f"outage {fault.details['outage_s']} s; {len(refused)} webchat 503 (queued); "
         f"{len(apologies)} apologies to {fault.details['apologised_users']} users; {kept} kept, "
         + (
-            f"all answered {fault.details['backlog_answered_s_after_restart']} s after restart"
+            f"drain: all answered {fault.details['backlog_answered_s_after_restart']} s after its return"
             if drained
             else "NOT drained"
         )
@@ -215,7 +220,7 @@ def _faults(stack: Topology, load: Load, seconds: float, faults: list[Fault], st
         if seconds - (time.monotonic() - begin) < 15 or not load.running():
             engine.details["summary"] = "not run: too little of the load was left (a longer --minutes)"
             return
-        _say("fault: killing the engine (SIGKILL) and starting it again")
+        _say("fault: killing the engine (SIGKILL); the supervisor starts it again")
         _engine_kill(stack, load, engine)
         _say(f"fault: engine kill: {engine.details['summary']}")
     except Exception as error:  # reported in the table, never left to kill the thread silently
@@ -289,6 +294,7 @@ def run(args: argparse.Namespace) -> int:
         _say(f"starting {stack.name}: engine :{stack.ports.engine}, gateway :{stack.ports.gateway} …")
         stack.seed()
         stack.start()
+        stack.supervise()
         load = Load(
             stack,
             args.rate,
@@ -332,7 +338,7 @@ def run(args: argparse.Namespace) -> int:
             f"{sent} messages sent ({sent / max(loaded, 1e-9):.1f}/s), {load.skipped} ticks with no idle user"
         )
         ok = _equal(result) and result.pending_inbound == result.pending_outbound == 0
-        ok = ok and all(f.ok is not False for f in faults)
+        ok = ok and all(f.ok is not False for f in faults) and stack.gave_up is None
         report = _table(result, header, faults)
         print("\n" + report + "\n", flush=True)
         OUT.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 
 from bot.model import model_path
+from bot.process_supervisor import GaveUp, RestartPolicy, Supervisor, answers
 from bot.serve import Service, Stack, services
 from bot.settings import PROJECT_ROOT, Settings
 from bot.store.db import make_engine
@@ -131,6 +132,11 @@ class Topology:
         for member in members:
             member.env = {**self.env, **member.env}
         self.stack = Stack(members, log_dir=self.log_dir)
+        self.supervisor: Supervisor | None = None
+        # Why supervision stopped the stack, if it did (a child restarted too often).
+        self.gave_up: GaveUp | None = None
+        self._supervising = threading.Event()
+        self._supervision: threading.Thread | None = None
         query = query_url or store_url
         self.db: Engine = make_engine(query) if query.startswith("sqlite") else create_engine(query)
 
@@ -153,8 +159,39 @@ class Topology:
         """Start every service and wait until each answers."""
         self.stack.start(timeout)
 
+    def supervise(self, policy: RestartPolicy | None = None) -> None:
+        """From now on restart what dies or hangs, as `bot serve` does (its supervisor, in a thread)."""
+        self.supervisor = Supervisor(
+            self.stack, policy or RestartPolicy.from_settings(self.settings), log=self._log_supervision
+        )
+        self._supervising.set()
+        self._supervision = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
+        self._supervision.start()
+
+    def _supervise(self) -> None:
+        assert self.supervisor is not None
+        while self._supervising.is_set():
+            try:
+                self.supervisor.check()
+            except GaveUp as error:
+                self.gave_up = error
+                return
+            time.sleep(self.supervisor.policy.check_interval)
+
+    def _log_supervision(self, line: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] supervisor: {line}", flush=True)
+
+    def unsupervise(self) -> None:
+        """Stop restarting services (before stopping them)."""
+        self._supervising.clear()
+        if self._supervision is not None:
+            self._supervision.join(30)
+        if self.supervisor is not None:
+            self.supervisor.close()
+
     def stop(self) -> None:
-        """Stop every service (SIGTERM, then SIGKILL after the grace period)."""
+        """Stop every service (SIGTERM, then SIGKILL after the grace period), supervision first."""
+        self.unsupervise()
         self.stack.stop()
 
     def close(self) -> None:
@@ -177,6 +214,10 @@ class Topology:
         assert member.process is not None and member.process.poll() is None, f"{name} is not running"
         os.killpg(member.process.pid, signal.SIGKILL)
         member.process.wait(10)
+
+    def answering(self, name: str) -> bool:
+        """Whether a service answers its health check."""
+        return answers(self.service(name).ready_url)
 
     def restart(self, name: str, timeout: float = 240.0) -> float:
         """Start a stopped service again with the same command and environment; return the seconds it took."""

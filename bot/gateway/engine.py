@@ -59,6 +59,19 @@ class EngineClient:
             self._metrics.action_server_errors.inc()
         return up and now - self._actions_down_at > ACTIONS_SETTLE_SECONDS
 
+    async def available(self) -> bool:
+        """Whether the engine answers (its root URL) and so does the action server, if there is one to
+        check: a cheap probe while a backlog waits for them to come back."""
+        urls = [f"{self._base}/", *([self._actions_health] if self._actions_health else [])]
+        for url in urls:
+            try:
+                async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as response:
+                    if response.status != 200:
+                        return False
+            except (aiohttp.ClientError, TimeoutError):
+                return False
+        return True
+
     async def add_event(self, sender: str, event: str) -> None:
         """Append a tracker event through the engine's HTTP API (`pause` / `resume` for hand-offs)."""
         url = f"{self._base}/conversations/{quote(sender, safe=':+')}/tracker/events"

@@ -4,6 +4,7 @@ the configured time, one that keeps dying stops the stack, and stopping leaves n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -82,7 +83,9 @@ def test_a_killed_child_is_started_again_and_answers(stack: Stack) -> None:
     _until(supervisor, lambda: _pid(stack, "one") != old and supervisor.whole())
     assert answers(stack.members[0].ready_url) and answers(stack.members[1].ready_url)
     assert supervisor.restarts("one") == 1 and supervisor.restarts("two") == 0
-    assert any("one exited with code -9; restarting it in 0.2 s (restart 1 of at most 3" in line for line in lines)
+    assert any(
+        "one exited with code -9; restarting it in 0.2 s (restart 1 of at most 3" in line for line in lines
+    )
     assert any(line.startswith("one is back") for line in lines), lines
     supervisor.close()
 
@@ -98,10 +101,8 @@ def test_a_frozen_child_is_killed_after_the_unresponsive_time_and_started_again(
         assert took >= FAST.unresponsive_seconds - FAST.probe_timeout
         _until(supervisor, supervisor.whole)
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(frozen, signal.SIGKILL)  # only if the supervisor did not
-        except ProcessLookupError:
-            pass
     assert any("two has not answered its health check for 2 s: killed" in line for line in lines), lines
     assert answers(stack.members[1].ready_url)
     supervisor.close()

@@ -5,6 +5,7 @@ unavailable (a backlog drains at the engine's pace, senders side by side)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -24,6 +25,10 @@ log = logging.getLogger("bot.gateway")
 
 Replies = list[dict[str, Any]]
 
+# While a backlog waits for the engine, how often the retry loop asks whether it is back (a cheap health
+# check): the backlog starts draining within this long of its return rather than a retry interval later.
+PROBE_SECONDS = 0.25
+
 
 class Scheduler:
     """Answers stored messages in order, once across replicas, and retries them while the engine is down."""
@@ -42,9 +47,20 @@ class Scheduler:
         # This replica's name on message leases, and how long a lease lasts (the engine's timeout and some).
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.lease_seconds = settings.engine_timeout_seconds + 20.0
+        # Set while messages are kept for the engine's (or the action server's) return.
+        self._stalled = asyncio.Event()
+        # The pause before the next health check while they are: the probe's own, doubling while rounds
+        # fail with the engine answering (a message it keeps failing on is not retried in a busy loop).
+        self._pause = PROBE_SECONDS
 
     async def answer(self, inbound: Inbound) -> Replies | None:
         """Answer a message (after the sender's earlier ones) and deliver; None while the engine is down."""
+        replies = await self._answer_in_order(inbound)
+        if replies is None:
+            self.stalled = True  # kept for later: the retry loop watches for the engine's return
+        return replies
+
+    async def _answer_in_order(self, inbound: Inbound) -> Replies | None:
         if inbound.id in self.in_flight:
             return await self._answered_here(inbound)
         self.in_flight.add(inbound.id)
@@ -61,6 +77,19 @@ class Scheduler:
                 return await self._answer_leased(inbound, taken)
         finally:
             self.in_flight.discard(inbound.id)
+
+    @property
+    def stalled(self) -> bool:
+        """Messages are kept because the engine (or the action server) could not answer them."""
+        return self._stalled.is_set()
+
+    @stalled.setter
+    def stalled(self, value: bool) -> None:
+        if value:
+            self._stalled.set()
+        else:
+            self._stalled.clear()
+            self._pause = PROBE_SECONDS
 
     def answer_later(self, inbound: Inbound) -> None:
         """Answer in the background (channels that deliver later acknowledge their webhook at once)."""
@@ -150,10 +179,12 @@ class Scheduler:
         tried: set[int] = set()
         while True:
             batch = [m for m in await self._inbox.pending(batch_size) if m.id not in self.in_flight]
+            self.stalled = False
             if not batch or batch[0].id in tried:
                 return answered
             tried.update(m.id for m in batch)
             if await self.answer(batch[0]) is None:
+                self.stalled = True
                 return answered
             answered += 1
             waiting: dict[str, list[Inbound]] = {}
@@ -166,17 +197,36 @@ class Scheduler:
                 for queue, result in zip(waiting.values(), results, strict=True)
                 if result is not None
             )
-            if any(result is None for result in results) or len(batch) < batch_size:
+            self.stalled = any(result is None for result in results)
+            if self.stalled or len(batch) < batch_size:
                 return answered
 
     async def retry_forever(self) -> None:
         """The background loop behind 'the message is not lost'."""
         while True:
-            await asyncio.sleep(self._settings.retry_interval_seconds)
+            await self._next_round()
             try:
                 await self.retry_pending()
             except Exception:
                 log.exception("retrying pending messages failed")
+
+    async def _next_round(self) -> None:
+        """Wait the retry interval; while messages are kept for the engine, check its health every
+        PROBE_SECONDS and end the wait as soon as it answers (after a round that failed with the engine
+        answering, the next check waits twice as long, up to the interval)."""
+        loop = asyncio.get_running_loop()
+        interval = self._settings.retry_interval_seconds
+        deadline = loop.time() + interval
+        while (left := deadline - loop.time()) > 0:
+            if not self.stalled:
+                with contextlib.suppress(TimeoutError):  # until the interval ends or a message is kept
+                    await asyncio.wait_for(self._stalled.wait(), left)
+                continue
+            await asyncio.sleep(min(self._pause, left))
+            if await self._answerer.available():
+                self._pause = min(self._pause * 2, interval)
+                return
+            self._pause = PROBE_SECONDS  # down: the round starts as soon as it is back
 
     async def drain(self) -> None:
         """Wait for background answers to finish."""

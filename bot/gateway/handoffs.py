@@ -6,14 +6,18 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot.answers import csat
 from bot.answers.notices import OPTED_OUT_NOTE, RESOLVED, position_text, taken
 from bot.gateway.attachments import AttachmentView
 from bot.gateway.console import handoff_json, message_json
 from bot.gateway.contacts import masked
+from bot.gateway.csat import BUTTONS as CSAT_BUTTONS
+from bot.gateway.csat import survey_reply
 from bot.gateway.deliveries import Deliveries
 from bot.gateway.engine import EngineClient, EngineUnavailable
 from bot.gateway.inbox import Inbound, Inbox
 from bot.gateway.outbound import AGENT, NOTICE
+from bot.handoff.csat import Surveys
 from bot.handoff.events import AGENTS, Broker, conversation_topic
 from bot.handoff.queue import HandoffQueue, HandoffView, now
 from bot.handoff.triggers import HANDOFF_TYPE
@@ -74,6 +78,7 @@ class Handoffs:
         # Where the provider fetches the files agents attach.
         self.public_url = public_url.rstrip("/")
         self.deliveries = deliveries
+        self.surveys = Surveys(queue.sessions)
 
     async def intercept(self, inbound: Inbound) -> bool:
         """Route a customer's message to the agent when their conversation is handed off."""
@@ -89,6 +94,11 @@ class Handoffs:
         message = await self.queue.add_message(handoff.id, "user", inbound.text, media)
         self.broker.publish(AGENTS, "message", {"handoff_id": handoff.id, "message": message_json(message)})
         return True
+
+    async def survey_answer(self, inbound: Inbound) -> list[dict[str, Any]] | None:
+        """The reply when the message answers the satisfaction question (recorded once); None when it is
+        for the assistant."""
+        return await survey_reply(self.surveys, inbound)
 
     async def withdraw(self, sender_id: str) -> None:
         """The customer opted out: their open hand-off closes (nobody may write to them), noted for the
@@ -187,9 +197,11 @@ class Handoffs:
         text: str,
         status: dict[str, Any] | None = None,
         attachment: AttachmentView | None = None,
+        buttons: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
         """Record a line and deliver it on the customer's channel: as a live event (what the webchat shows)
-        and, on a channel that delivers later, as a text (an agent's file goes with it)."""
+        and, on a channel that delivers later, as a text (an agent's file goes with it, options to tap as
+        the channel shows them)."""
         media = None if attachment is None else [attachment.media()]
         message = await self.queue.add_message(handoff.id, role, text, media)
         topic = conversation_topic(handoff.sender_id)
@@ -198,6 +210,8 @@ class Handoffs:
             event["media"] = [
                 {"url": attachment.path, "name": attachment.name, "type": attachment.content_type}
             ]
+        if buttons:
+            event["buttons"] = buttons
         self.broker.publish(topic, "message", event)
         if status is not None:
             self.broker.publish(topic, "handoff", status)
@@ -208,6 +222,7 @@ class Handoffs:
             AGENT if role == "agent" else NOTICE,
             message["id"],
             None if attachment is None else self.public_url + attachment.path,
+            buttons,
         )
         return message
 
@@ -244,5 +259,7 @@ class Handoffs:
         except EngineUnavailable as error:
             log.warning("could not resume conversation of hand-off %s: %s", handoff.id, error)
         await self.to_customer(handoff, "system", RESOLVED, {"status": "resolved"})
+        if await self.surveys.ask(handoff.id):  # once, and never to a customer who opted out
+            await self.to_customer(handoff, "system", csat.QUESTION, buttons=CSAT_BUTTONS)
         await self.publish_queue()
         return handoff

@@ -111,6 +111,11 @@ class HandoffQueue:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The store it works on (the satisfaction survey works on it too)."""
+        return self._sessions
+
     async def active_for(self, sender_id: str) -> HandoffView | None:
         """The sender's queued or assigned hand-off."""
 

@@ -25,6 +25,7 @@ from pytest_aiohttp.plugin import AiohttpClient, AiohttpServer
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.answers import csat
 from bot.answers.notices import RESOLVED, position_text
 from bot.dialogue.report import take_report
 from bot.gateway import tokens
@@ -53,7 +54,7 @@ ENGINE_TOKEN = "engine-api-token-for-tests"
 TRIGGER = "quiero hablar con una persona"
 LEAD = "Te comunico con una persona del equipo de soporte. Te escribirá por este mismo chat."
 CARLA = (7, "Carla Soporte")
-DIEGO = (8, "Diego Soporte")  # a second agent, added to the test's store
+DIEGO = (90, "Diego Soporte")  # a second agent, added to the test's store (8 is the demo supervisor)
 ANA = (1, "Ana Torres")  # admin of account 1
 LUIS = (2, "Luis Gómez")  # member of account 1
 ANA_WHATSAPP = f"whatsapp:{ANA_PHONE}"
@@ -265,7 +266,7 @@ class Hub:
 
     def sent_to(self, address: str) -> list[str]:
         """What the fake Twilio sent to a WhatsApp address."""
-        return [m["Body"] for m in self.twilio.sent if m["To"] == address]
+        return [m.body for m in self.twilio.messages(address) if m.accepted]
 
     async def customer_events(self, cookie: str | None = None, token: str | None = None) -> Stream:
         """The customer's live stream (GET /api/chat/events)."""
@@ -483,8 +484,9 @@ async def test_webchat_hand_off_from_request_to_resolution(hub: Hub) -> None:
     )
     assert engine.messages(sender)[-1] == "cuántos usuarios trae el expert"
     assert len(engine.received) == asked + 1
-    roles = [role for role, _ in hub.transcript(row["id"])]
-    assert roles[-4:] == ["user", "system", "agent", "system"]
+    lines = hub.transcript(row["id"])
+    assert [role for role, _ in lines][-5:] == ["user", "system", "agent", "system", "system"]
+    assert lines[-2:] == [("system", RESOLVED), ("system", csat.QUESTION)]  # then how it went
 
 
 async def test_a_signed_in_customer_is_handed_off_with_their_identity(hub: Hub) -> None:
@@ -550,13 +552,15 @@ async def test_whatsapp_hand_off_from_request_to_resolution(hub: Hub) -> None:
     status, _ = await hub.resolve(row["id"])
     assert status == 200
     assert engine.events_of(sender) == [("pause", ENGINE_TOKEN), ("resume", ENGINE_TOKEN)]
-    assert hub.sent_to(ANA_WHATSAPP)[-1] == RESOLVED
+    assert hub.sent_to(ANA_WHATSAPP)[-2:] == [RESOLVED, csat.QUESTION]
 
+    # A question instead of a rating goes to the assistant (and the survey is over).
     await hub.whatsapp("cuántos usuarios trae el expert")
     await hub.settle()
     assert engine.messages(sender)[-1] == "cuántos usuarios trae el expert"
     assert hub.sent_to(ANA_WHATSAPP)[-1] == "eco: cuántos usuarios trae el expert"
-    assert len(hub.sent_to(ANA_WHATSAPP)) == 6  # lead, position, joined, agent, resolved, answer
+    # lead, position, joined, agent, resolved, the satisfaction question, answer
+    assert len(hub.sent_to(ANA_WHATSAPP)) == 7
 
 
 # --- queue positions ------------------------------------------------------------------------------------

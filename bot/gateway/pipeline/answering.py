@@ -76,6 +76,10 @@ class Answerer:
         if "notice" in inbound.meta:  # refused at intake on a channel that answers later
             notice = str(inbound.meta["notice"])
             return Answer([{"text": notice}] if notice else [])
+        # The answer to the satisfaction question after a hand-off is not a question for the assistant.
+        survey = await self._handoffs.survey_answer(inbound)
+        if survey is not None:
+            return Answer(survey)
         replies = await self._engine_replies(inbound)
         if replies is None:
             return None

@@ -82,16 +82,16 @@ class Delivery:
         purpose: str = NOTICE,
         handoff_message_id: int | None = None,
         media_url: str | None = None,
+        buttons: list[dict[str, str]] | None = None,
     ) -> list[int]:
         """A text outside an answer (the assistant is down, a hand-off's progress, an agent's message, with
-        a file) for a channel that delivers later; channels that answer in the response show it through
-        their own live events instead. Returns the queued rows' ids."""
+        a file, a question with options) for a channel that delivers later; channels that answer in the
+        response show it through their own live events instead. Returns the queued rows' ids."""
         channel = self._later(channel_name, reply_to)
         if channel is None or reply_to is None:
             return []
-        texts = drafts(
-            channel, [{"text": text}] if text else [], purpose, handoff_message_id=handoff_message_id
-        )
+        message: dict[str, Any] = {"text": text, "buttons": buttons} if buttons else {"text": text}
+        texts = drafts(channel, [message] if text else [], purpose, handoff_message_id=handoff_message_id)
         if media_url is not None:
             if texts:  # the file goes with the first part, as its caption
                 texts[0] = Draft(

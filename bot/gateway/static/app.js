@@ -144,8 +144,8 @@
 
   /**
    * An entry of the transcript: {role: "user"|"bot", text?, buttons?, table?}, or a live message
-   * from a human agent or the system: {role: "agent"|"system", text, id?, media?} (an agent's file may
-   * come without text).
+   * from a human agent or the system: {role: "agent"|"system", text, id?, media?, buttons?} (an agent's
+   * file may come without text; the system's satisfaction question comes with its options).
    */
   function cleanEntry(e) {
     if (!e || typeof e !== "object") return null;
@@ -155,6 +155,8 @@
       if (!text.trim() && !media.length) return null;
       const live = { role: e.role, text };
       if (media.length) live.media = media;
+      const buttons = e.role === "system" ? cleanButtons(e.buttons) : [];
+      if (buttons.length) live.buttons = buttons;
       const id = cleanId(e.id);
       if (id !== null) live.id = id;
       return live;
@@ -328,6 +330,7 @@
       bubble.appendChild(srOnly(TEXTS.systemLabel));
       appendText(bubble, entry.text || "");
       nodes.push(bubble);
+      if (entry.buttons && entry.buttons.length) nodes.push(renderButtons(entry.buttons, buttonsDisabled));
       return nodes;
     }
     if (entry.role === "user") {
@@ -598,7 +601,7 @@
 
   /** A live message from the stream: shown and kept once per id. */
   function receiveLiveMessage(data) {
-    const entry = cleanEntry({ role: data.role, text: data.text, id: data.id, media: data.media });
+    const entry = cleanEntry({ role: data.role, text: data.text, id: data.id, media: data.media, buttons: data.buttons });
     if (!entry) return;
     if (entry.id !== undefined) {
       if (state.seen.has(entry.id)) return;

@@ -41,6 +41,9 @@ GROUP_NAMES = {
     "topic": "El tema necesita a una persona",
 }
 TOP = 10
+# The webchat names a signed-in user's conversation `web:u:<user id>` (only for a verified token).
+SIGNED_IN_WEBCHAT = "web:u:"
+WHATSAPP = "whatsapp"
 
 
 # --- what each figure holds ------------------------------------------------------------------------------
@@ -141,9 +144,10 @@ def _handoffs_in(period: Period) -> ColumnElement[bool]:
 
 
 def _conversations(period: Period) -> Subquery:
-    """One row per conversation: its sender, channel, day and whether any of its messages was signed in."""
+    """One row per conversation: its sender, channel, day and whether it is a signed-in webchat user's
+    (only the index's columns: the period's messages are read from the index alone)."""
     day = utc_day(INBOUND.c.received_at)
-    signed = case((has_key(INBOUND.c.meta, literal("identity")), 1), else_=0)
+    signed = case((INBOUND.c.sender_id.startswith(SIGNED_IN_WEBCHAT), 1), else_=0)
     return (
         select(
             INBOUND.c.sender_id.label("sender_id"),
@@ -157,6 +161,24 @@ def _conversations(period: Period) -> Subquery:
     )
 
 
+def _signed_in_by_number(connection: Connection, period: Period) -> dict[str, int]:
+    """Per day, the WhatsApp conversations in which a message carried the identity of the user whose
+    verified number wrote (`meta.identity`: the one figure that reads the messages themselves)."""
+    if period.channel not in (None, WHATSAPP):
+        return {}
+    day = utc_day(INBOUND.c.received_at)
+    signed = (
+        select(INBOUND.c.sender_id, day.label("day"))
+        .where(
+            _inbound_in(period), INBOUND.c.channel == WHATSAPP, has_key(INBOUND.c.meta, literal("identity"))
+        )
+        .distinct()
+        .subquery("signed")
+    )
+    rows = connection.execute(select(signed.c.day, func.count()).group_by(signed.c.day))
+    return {str(d): int(n) for d, n in rows}
+
+
 def _day_shares(period: Period, rows: Sequence[Any]) -> Shares:
     """Per-day (day, total, part) rows spread over every day of the period (days without any are zero)."""
     found = {str(row[0]): (int(row[1] or 0), int(row[2] or 0)) for row in rows}
@@ -165,22 +187,19 @@ def _day_shares(period: Period, rows: Sequence[Any]) -> Shares:
 
 
 # --- the figures -----------------------------------------------------------------------------------------
-def volume(connection: Connection, period: Period) -> Volume:
-    """Conversations in the period; user messages (every stored inbound message); conversations signed in
-    (at least one message carried a verified identity: a webchat token or a verified WhatsApp number) and
-    anonymous (none did)."""
-    conversations = _conversations(period)
-    count, signed = connection.execute(
-        select(func.count(), func.coalesce(func.sum(conversations.c.signed_in), 0))
-    ).one()
-    messages = connection.scalar(select(func.count()).select_from(INBOUND).where(_inbound_in(period)))
-    return Volume(int(count), int(messages or 0), int(signed), int(count) - int(signed))
+@dataclass(frozen=True)
+class ConversationDay:
+    """One day's conversations: how many, how many signed in, how many without a hand-off."""
+
+    day: str
+    conversations: int
+    signed_in: int
+    contained: int
 
 
-def containment(connection: Connection, period: Period) -> Shares:
-    """Containment: the share of conversations the assistant finished on its own — those with no hand-off
-    opened for their sender on their day — overall and per day (`part` = contained, `total` =
-    conversations)."""
+def conversation_days(connection: Connection, period: Period) -> list[ConversationDay]:
+    """The conversations of each day of the period that had any (one pass over the period's messages,
+    shared by `volume` and `containment`)."""
     conversations = _conversations(period)
     handed = (
         select(HANDOFFS.c.sender_id, utc_day(HANDOFFS.c.created_at).label("day"))
@@ -190,7 +209,7 @@ def containment(connection: Connection, period: Period) -> Shares:
     )
     contained = case((handed.c.sender_id.is_(None), 1), else_=0)
     rows = connection.execute(
-        select(conversations.c.day, func.count(), func.sum(contained))
+        select(conversations.c.day, func.count(), func.sum(conversations.c.signed_in), func.sum(contained))
         .select_from(
             conversations.outerjoin(
                 handed,
@@ -199,7 +218,33 @@ def containment(connection: Connection, period: Period) -> Shares:
         )
         .group_by(conversations.c.day)
     ).all()
-    return _day_shares(period, rows)
+    by_number = _signed_in_by_number(connection, period)
+    return [
+        ConversationDay(str(day), int(n), int(signed or 0) + by_number.get(str(day), 0), int(kept or 0))
+        for day, n, signed, kept in rows
+    ]
+
+
+def volume(connection: Connection, period: Period, days: Sequence[ConversationDay] | None = None) -> Volume:
+    """Conversations in the period; user messages (every stored inbound message); conversations signed in
+    (on the webchat: a signed-in user's, `web:u:…`, which the gateway names only for a verified token; on
+    WhatsApp: a message carried the identity of the user whose verified number wrote) and anonymous (the
+    others). `days`: the period's `conversation_days`, when already read."""
+    days = conversation_days(connection, period) if days is None else days
+    count = sum(d.conversations for d in days)
+    signed = sum(d.signed_in for d in days)
+    messages = connection.scalar(select(func.count()).select_from(INBOUND).where(_inbound_in(period)))
+    return Volume(count, int(messages or 0), signed, count - signed)
+
+
+def containment(
+    connection: Connection, period: Period, days: Sequence[ConversationDay] | None = None
+) -> Shares:
+    """Containment: the share of conversations the assistant finished on its own — those with no hand-off
+    opened for their sender on their day — overall and per day (`part` = contained, `total` =
+    conversations). `days`: the period's `conversation_days`, when already read."""
+    days = conversation_days(connection, period) if days is None else days
+    return _day_shares(period, [(d.day, d.conversations, d.contained) for d in days])
 
 
 def not_understood(connection: Connection, period: Period) -> Shares:

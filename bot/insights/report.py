@@ -35,10 +35,11 @@ class Insights:
 
 def compute(connection: Connection, period: Period) -> Insights:
     """Every figure of `period`, read in one transaction (they agree with each other)."""
+    days = figures.conversation_days(connection, period)
     return Insights(
         period,
-        figures.volume(connection, period),
-        figures.containment(connection, period),
+        figures.volume(connection, period, days),
+        figures.containment(connection, period, days),
         figures.not_understood(connection, period),
         figures.handoffs(connection, period),
         figures.queue_wait(connection, period),
@@ -129,7 +130,7 @@ def as_json(insights: Insights) -> dict[str, Any]:
 def _seconds_text(value: float | None) -> str:
     if value is None:
         return "–"
-    minutes, seconds = divmod(round(value), 60)
+    minutes, seconds = divmod(int(value + 0.5), 60)  # half up, as the page's script rounds
     hours, minutes = divmod(minutes, 60)
     if hours:
         return f"{hours} h {minutes} min"

@@ -284,8 +284,9 @@ class InboundMessage(Base):
         UniqueConstraint("channel", "external_id", name="uq_inbound_messages_channel_external_id"),
         _one_of("status", INBOUND_STATUSES),
         Index("ix_inbound_messages_status_id", "status", "id"),
-        # The insights read a period's messages by the time they arrived.
-        Index("ix_inbound_messages_received_at", "received_at"),
+        # The insights read a period's messages by the time they arrived, and most figures need no more of
+        # a message than these columns (read from the index alone).
+        Index("ix_inbound_messages_insights", "received_at", "channel", "sender_id", "understood", "intent"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

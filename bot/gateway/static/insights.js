@@ -131,7 +131,7 @@
           responsive: true,
           maintainAspectRatio: false,
           animation: false,
-          plugins: { legend: { display: datasets.length > 1, labels: { color: colours.text } } },
+          plugins: { legend: { display: datasets.length > 1 || type === "doughnut", labels: { color: colours.text } } },
           scales:
             type === "doughnut"
               ? {}

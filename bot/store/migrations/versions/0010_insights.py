@@ -29,7 +29,11 @@ def _profiles(allowed: str) -> None:
 def upgrade() -> None:
     _profiles(NEW_PROFILES)
     with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
-        batch_op.create_index("ix_inbound_messages_received_at", ["received_at"], unique=False)
+        batch_op.create_index(
+            "ix_inbound_messages_insights",
+            ["received_at", "channel", "sender_id", "understood", "intent"],
+            unique=False,
+        )
     with op.batch_alter_table("handoffs", schema=None) as batch_op:
         batch_op.create_index("ix_handoffs_created_at", ["created_at"], unique=False)
 
@@ -38,7 +42,7 @@ def downgrade() -> None:
     with op.batch_alter_table("handoffs", schema=None) as batch_op:
         batch_op.drop_index("ix_handoffs_created_at")
     with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
-        batch_op.drop_index("ix_inbound_messages_received_at")
+        batch_op.drop_index("ix_inbound_messages_insights")
     # Supervisors cannot exist under the old rule: they are removed (their token stops working).
     op.execute(sa.text("DELETE FROM users WHERE profile = 'supervisor'"))
     _profiles(OLD_PROFILES)

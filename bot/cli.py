@@ -14,12 +14,14 @@ from bot.answers.text import value_text
 from bot.catalogue.loader import load_catalogue
 from bot.gateway import tokens
 from bot.nlu import generate
+from bot.review import export
 from bot.settings import PROJECT_ROOT, get_settings
 from bot.store import history, migrate
 from bot.store.catalogue_repo import read_catalogue, save_catalogue
 from bot.store.db import make_engine, make_sessionmaker
 from bot.store.demo import demo_users, seed_demo
 from bot.store.models import User
+from bot.store.review import LABELLED, reviewed
 
 GENERATED_NLU = PROJECT_ROOT / "data" / "nlu" / "generated.yml"
 # The synthetic history `bot seed` adds, so the insights page has something to show.
@@ -123,6 +125,27 @@ def _nlu_check(args: argparse.Namespace) -> int:
     return 1 if stale else 0
 
 
+def _review_export(args: argparse.Namespace) -> int:
+    sessions = make_sessionmaker(make_engine(get_settings().database_url))
+    intents, _ = export.domain_names()
+    out_of_scope = export.OUT_OF_SCOPE if export.OUT_OF_SCOPE in intents else None
+    with sessions() as session:
+        items = reviewed(session)
+    examples = [
+        export.Example(item.text, item.intent or "", tuple(item.entities))
+        if item.status == LABELLED
+        else export.Example(item.text, out_of_scope or "")
+        for item in items
+    ]
+    try:
+        count = export.export([e for e in examples if e.intent], Path(args.output))
+    except ValueError as refusal:
+        print(refusal, file=sys.stderr)
+        return 2
+    print(f"{count} reviewed examples in {args.output} ({len(items)} reviewed messages in the store)")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The command-line parser."""
     root = argparse.ArgumentParser(prog="bot", description="Store and NLU tasks of the plans assistant.")
@@ -147,6 +170,11 @@ def parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="print the catalogue as stored")
     show.add_argument("--feature", help="only this feature (key or name)")
     show.set_defaults(run=_show)
+    review = commands.add_parser(
+        "review-export", help="write the reviewed not-understood messages as NLU training examples"
+    )
+    review.add_argument("--output", default=str(export.REVIEWED_NLU))
+    review.set_defaults(run=_review_export)
     for name, run, text in (
         ("nlu-generate", _nlu_generate, "write the catalogue-derived NLU data"),
         ("nlu-check", _nlu_check, "fail when the generated NLU data is stale"),

@@ -18,7 +18,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.gateway import agent, insights
+from bot.gateway import agent, insights, review
 from bot.gateway.attachments import Attachments
 from bot.gateway.channels import Channel, Channels
 from bot.gateway.channels.registry import default_channels
@@ -38,6 +38,7 @@ from bot.gateway.keys import (
     INSIGHTS,
     METRICS_SERVER,
     PIPELINE,
+    REVIEW,
     SETTINGS,
     USERS,
 )
@@ -50,6 +51,7 @@ from bot.gateway.pipeline.answering import Answerer
 from bot.gateway.pipeline.delivery import Delivery
 from bot.gateway.pipeline.intake import Intake
 from bot.gateway.pipeline.scheduling import Scheduler
+from bot.gateway.review_desk import ReviewDesk
 from bot.gateway.security import cors_preflight, security_headers
 from bot.gateway.users import Users
 from bot.handoff.events import Broker
@@ -142,6 +144,7 @@ def resources(channels: Channels) -> Callable[[web.Application], AsyncIterator[N
         app[DELIVERIES] = Deliveries(sessions)
         app[ATTACHMENTS] = Attachments(sessions)
         app[INSIGHTS] = InsightsReader(sessions)
+        app[REVIEW] = ReviewDesk(sessions)
         metrics_server = None
         if settings.metrics_port:
             metrics_server = MetricsServer(metrics, sessions, settings.metrics_host, settings.metrics_port)
@@ -184,6 +187,7 @@ def create_app(
         channel.add_routes(app)
     agent.add_routes(app)
     insights.add_routes(app)
+    review.add_routes(app)
     if not any(not c.answers_in_response for c in served):
         log.warning("WhatsApp disabled: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM")
     app.cleanup_ctx.append(resources(served))

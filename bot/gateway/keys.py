@@ -12,6 +12,7 @@ from bot.gateway.handoffs import Handoffs
 from bot.gateway.insights_reader import InsightsReader
 from bot.gateway.metrics_server import MetricsServer
 from bot.gateway.pipeline import Pipeline
+from bot.gateway.review_desk import ReviewDesk
 from bot.gateway.users import Users
 from bot.settings import Settings
 
@@ -26,3 +27,4 @@ PIPELINE = web.AppKey("pipeline", Pipeline)
 # The operator metrics' own server (None when METRICS_PORT=0).
 METRICS_SERVER: web.AppKey[MetricsServer | None] = web.AppKey("metrics_server")
 INSIGHTS = web.AppKey("insights", InsightsReader)
+REVIEW = web.AppKey("review", ReviewDesk)

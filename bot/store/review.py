@@ -117,6 +117,16 @@ def items(session: Session, status: str = WAITING, limit: int = 2000) -> list[It
     return [_item(row) for row in rows]
 
 
+def waiting_texts(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    """The texts of the waiting items among `ids`."""
+    rows = session.execute(
+        select(ReviewItem.id, ReviewItem.text).where(
+            ReviewItem.id.in_(list(ids)), ReviewItem.status == WAITING
+        )
+    )
+    return {row.id: row.text for row in rows}
+
+
 def review(
     session: Session,
     ids: Sequence[int],
@@ -125,8 +135,11 @@ def review(
     intent: str | None = None,
     entities: dict[int, list[dict[str, Any]]] | None = None,
 ) -> int:
-    """Label items with an intent (and each its entities) or mark them out of scope; return how many."""
-    rows = session.scalars(select(ReviewItem).where(ReviewItem.id.in_(list(ids)))).all()
+    """Label waiting items with an intent (and each its entities) or mark them out of scope; return how
+    many (an item another supervisor decided meanwhile is left as they decided)."""
+    rows = session.scalars(
+        select(ReviewItem).where(ReviewItem.id.in_(list(ids)), ReviewItem.status == WAITING)
+    ).all()
     moment = datetime.now(UTC)
     for row in rows:
         row.status = status

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from bot.answers import csat
 from bot.answers.notices import RESOLVED, position_text
 from bot.gateway import tokens
 from bot.gateway.channels.webchat import COOKIE
@@ -332,7 +333,11 @@ def test_whatsapp_customer_is_handed_to_a_person_and_back(
     assert all(m.accepted for m in arrived)
 
     agent.resolve(handoff["id"])
-    assert stack.twilio.wait_for(sender, sent + 3, timeout=TIMEOUT)[-1].body == RESOLVED
+    closing = stack.twilio.wait_for(sender, sent + 4, timeout=TIMEOUT, settle=SETTLE)[sent + 2 :]
+    assert [m.body for m in closing] == [
+        RESOLVED,
+        csat.QUESTION,
+    ]  # then how it went (tests/e2e/test_csat_e2e.py)
     assert not paused(stack, conversation)
     assert "30 usuarios" in text(whatsapp.ask(sender, EXPERT_USERS))
 

@@ -123,7 +123,13 @@ def merge(
             by_text[unmarked(line)] = (intent, line)
     for example in reviewed:
         line = example.markup()
-        by_text[unmarked(line)] = (example.intent, line)
+        text = unmarked(line)
+        kept = by_text.get(text)
+        # Two messages that fold to one text ("Cuánto…??", "cuanto…"): the later review wins, unless it
+        # only drops the entities the other one marked.
+        if kept is not None and kept[0] == example.intent and line.count("](") < kept[1].count("]("):
+            continue
+        by_text[text] = (example.intent, line)
     merged: dict[str, list[str]] = {}
     for text, (intent, line) in by_text.items():
         if text and text not in excluded:

@@ -62,6 +62,15 @@ def test_merge_keeps_the_file_updates_relabelled_texts_and_leaves_out_known_ones
     }
 
 
+def test_of_two_messages_that_fold_alike_the_one_with_entities_is_kept() -> None:
+    marked = Example("Cuánto sale el Expert??", "ask_price", ({"entity": "plan", "start": 15, "end": 21},))
+    plain = Example("cuanto sale el expert", "ask_price")
+    assert merge({}, [marked, plain], set()) == {"ask_price": ["Cuánto sale el [Expert](plan)??"]}
+    assert merge({}, [marked, Example("cuanto sale el expert", "compare_plans")], set()) == {
+        "compare_plans": ["cuanto sale el expert"]  # relabelled: the later intent wins
+    }
+
+
 def test_the_file_is_valid_rasa_yaml_written_once_and_never_into_the_test_set(tmp_path: Path) -> None:
     training, held_out = tmp_path / "data", tmp_path / "tests"
     training.mkdir()

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 QUESTION = (
     "Antes de seguir: ¿cómo calificarías la atención que recibiste? Elige del 1 (muy mala) al 5 (excelente)."
 )
-# Title and payload of each option: the payload is the number, so a typed number and a tap are one answer.
+# Title and payload of each option: the payload is the number, so a typed number and a tap are one answer;
+# in ascending order, so that where options fall back to a numbered list (WhatsApp), option n is rating n.
 OPTIONS = (
-    ("5 · Excelente", "5"),
-    ("4 · Buena", "4"),
-    ("3 · Regular", "3"),
-    ("2 · Mala", "2"),
     ("1 · Muy mala", "1"),
+    ("2 · Mala", "2"),
+    ("3 · Regular", "3"),
+    ("4 · Buena", "4"),
+    ("5 · Excelente", "5"),
 )
 THANKS = "¡Gracias por tu calificación! Si quieres, cuéntanos en un mensaje qué podemos mejorar."
 THANKS_WITH_COMMENT = "¡Gracias por tu calificación y tu comentario!"
@@ -28,7 +29,7 @@ _STARS = re.compile(r"^(?:\s*[⭐★]\ufe0f?){1,5}\s*$")
 _RATING = re.compile(
     r"^(?:(?:le\s+|te\s+)?(?:doy|pongo|califico(?:\s+con)?|calificacion)\s+)?(?:un\s+|una\s+)?"
     r"(?P<n>[1-5]|uno|dos|tres|cuatro|cinco)(?:\s*/\s*5|\s+de\s+5)?(?:\s+estrellas?)?"
-    r"(?:\s*[,.;:!-]+\s*(?P<rest>.*)|\s*)$",
+    r"(?:\s*[,.;:!·-]+\s*(?P<rest>.*)|\s*)$",
     re.DOTALL,
 )
 _QUESTION_START = re.compile(
@@ -38,17 +39,20 @@ _QUESTION_START = re.compile(
 )
 
 
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip()
+
+
+_LABELS = frozenset(_fold(title.partition("·")[2]) for title, _ in OPTIONS)
+
+
 @dataclass(frozen=True)
 class Rating:
     """A rating read from a message, and the comment that came with it (if any)."""
 
     value: int
     comment: str | None = None
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip()
 
 
 def read_rating(text: str) -> Rating | None:
@@ -68,8 +72,10 @@ def read_rating(text: str) -> Rating | None:
     # The comment is kept in the customer's own words: the text after the number's separator.
     cut = len(text) - len(text.lstrip())
     original = text[cut:]
-    separator = re.search(r"[,.;:!-]", original)
+    separator = re.search(r"[,.;:!·-]", original)
     comment = original[separator.end() :].strip() if separator else rest
+    if _fold(comment) in _LABELS:  # "5 · Excelente": the option's own words, not a comment
+        return Rating(value)
     return Rating(value, comment or None)
 
 

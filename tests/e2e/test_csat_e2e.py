@@ -114,7 +114,7 @@ def test_webchat_rating_after_a_hand_off(stack: E2EStack, agent: Agent) -> None:
     finally:
         stream.close()
     assert question["text"] == csat.QUESTION
-    assert [b["payload"] for b in question["buttons"]] == ["5", "4", "3", "2", "1"]
+    assert [b["payload"] for b in question["buttons"]] == ["1", "2", "3", "4", "5"]
 
     # The button's payload is the rating: the gateway keeps it, the engine never hears it.
     assert customer.chat("4") == [{"text": csat.THANKS}]

@@ -95,7 +95,7 @@ async def test_webchat_asks_once_with_buttons_and_keeps_the_rating_and_a_comment
     events = await stream.until(message_event("system", "calificarías"))
     question = events[-1][1]
     assert question["text"] == csat.QUESTION
-    assert question["buttons"] == BUTTONS and [b["payload"] for b in BUTTONS] == ["5", "4", "3", "2", "1"]
+    assert question["buttons"] == BUTTONS and [b["payload"] for b in BUTTONS] == ["1", "2", "3", "4", "5"]
     assert survey(hub, row["id"])[:2] == (True, None)
     asked = len(hub.engine.received)
 

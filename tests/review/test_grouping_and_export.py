@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.answers import csat
 from bot.answers.csat import Rating, is_question, read_rating
+from bot.gateway.csat import BUTTONS
+from bot.gateway.render import for_text_channel
 from bot.review.export import Example, export, merge, read_examples, render, unmarked
 from bot.review.grouping import group, key
 
@@ -140,3 +143,11 @@ def test_anything_else_is_not_a_rating(text: str) -> None:
 )
 def test_a_question_or_a_new_request_is_never_a_comment(text: str, asks: bool) -> None:
     assert is_question(text) is asks
+
+
+def test_where_the_options_become_a_numbered_list_option_n_is_rating_n() -> None:
+    [shown] = for_text_channel([{"text": csat.QUESTION, "buttons": BUTTONS}]).texts
+    for n in range(1, 6):
+        line = next(line for line in shown.splitlines() if line.startswith(f"{n}. "))
+        picked = read_rating(line.removeprefix(f"{n}. "))
+        assert picked == Rating(n) == read_rating(str(n))  # the option's words are not a comment

@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert
 
 from bot.gateway import tokens
+from bot.gateway.insights_reader import InsightsReader
 from bot.gateway.supervision import NOT_SUPERVISOR
-from bot.store.db import make_engine
+from bot.insights.period import last_days
+from bot.store.db import make_engine, make_sessionmaker
 from bot.store.models import Handoff, InboundMessage, ReviewItem
 from tests.gateway.conftest import Gateway, token_settings
 
@@ -161,3 +163,18 @@ async def test_the_page_is_served_under_the_strict_policy(gateway: Gateway) -> N
     chart = await gateway.client.get("/static/vendor/chartjs/chart.umd.min.js")
     assert chart.status == 200
     assert (await chart.text()).startswith("/*!\n * Chart.js v4.6.2")
+
+
+async def test_a_periods_figures_are_kept_for_a_minute(database_url: str) -> None:
+    """A page load and its CSV read the store once; after `fresh_seconds` new traffic shows."""
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    period = last_days(7, datetime.now(UTC).date())
+    kept, fresh = InsightsReader(sessions), InsightsReader(sessions, fresh_seconds=0.0)
+    first = await kept.figures(period)
+    assert (await fresh.figures(period)).volume.user_messages == first.volume.user_messages == 0
+    add_traffic(database_url)
+    assert await kept.figures(period) is first
+    assert (await fresh.figures(period)).volume.user_messages == 3
+    assert (await kept.figures(last_days(30, datetime.now(UTC).date()))).volume.user_messages == 3
+    engine.dispose()

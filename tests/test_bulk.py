@@ -23,6 +23,8 @@ from bot.store.models import (
     PAYMENT_METHODS,
     PAYMENT_STATUSES,
     Account,
+    Handoff,
+    InboundMessage,
 )
 
 TODAY = date(2025, 6, 15)
@@ -181,6 +183,21 @@ def test_main_upgrades_the_schema_first(tmp_path: Path, capsys: pytest.CaptureFi
     finally:
         engine.dispose()
     assert "accounts" in capsys.readouterr().out
+
+
+def test_main_adds_history_for_the_insights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'history.db'}"
+    assert bulk.main(["--accounts", "5", "--history", "300", "--database-url", url]) == 0
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            senders = connection.scalar(select(func.count(func.distinct(InboundMessage.sender_id))))
+            handoffs = connection.scalar(select(func.count()).select_from(Handoff))
+        assert senders == 300  # one synthetic sender per conversation
+        assert handoffs
+    finally:
+        engine.dispose()
+    assert "inbound_messages" in capsys.readouterr().out
 
 
 def test_sqlite_synchronous_is_restored(make_store: MakeStore) -> None:

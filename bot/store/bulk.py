@@ -1,4 +1,5 @@
-"""Synthetic accounts in bulk, for benchmarks: `python -m bot.store.bulk --accounts 100000`.
+"""Synthetic accounts in bulk, for benchmarks: `python -m bot.store.bulk --accounts 100000` (with
+`--history 100000`, as many synthetic conversations too: see `bot.store.history`).
 
 Rows go in through SQLAlchemy Core (`insert(table)` with a list of parameter dicts, i.e. executemany), one
 transaction per batch of accounts; no ORM objects are built. On SQLite the load connection runs with
@@ -272,6 +273,7 @@ def generate(
 def main(argv: list[str] | None = None) -> int:
     """Command line: upgrade the store's schema, then load synthetic accounts into it."""
     from bot.settings import get_settings
+    from bot.store import history
     from bot.store.db import make_engine
     from bot.store.migrate import upgrade
 
@@ -283,15 +285,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")
     parser.add_argument("--start-id", type=int, default=1_000_000, help="id of the first account")
     parser.add_argument("--batch", type=int, default=5000, help="accounts per transaction")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        metavar="CONVERSATIONS",
+        help="also this many synthetic conversations of the last 30 days (bot.store.history)",
+    )
     args = parser.parse_args(argv)
-    if args.accounts < 0 or args.batch < 1 or args.start_id < 1:
-        parser.error("--accounts must be >= 0, --batch and --start-id >= 1")
+    if args.accounts < 0 or args.batch < 1 or args.start_id < 1 or args.history < 0:
+        parser.error("--accounts and --history must be >= 0, --batch and --start-id >= 1")
 
     engine = make_engine(args.database_url or get_settings().database_url)
     try:
         upgrade(engine)
         began = time.perf_counter()
         counts = generate(engine, args.accounts, seed=args.seed, start_id=args.start_id, batch=args.batch)
+        if args.history:
+            with _load_connection(engine) as connection, connection.begin():
+                messages, handoffs = history.add(
+                    connection, args.history, 30, datetime.now(UTC), seed=args.seed, batch=10_000
+                )
+            counts["inbound_messages"], counts["handoffs"] = messages, handoffs
         elapsed = time.perf_counter() - began
     finally:
         engine.dispose()

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from bot.answers import csat
 from bot.answers.notices import RESOLVED
 from bot.gateway import tokens
 from bot.gateway.channels.webchat import COOKIE
@@ -170,11 +171,17 @@ def test_an_agent_takes_answers_and_resolves_a_conversation_live(
     expect(page.get_by_test_id("conversation-status")).to_have_text("Resuelta")
     expect(item).to_have_count(0, timeout=LIVE_MS)
     expect(page.get_by_test_id("agent-reply")).to_be_disabled()
-    expect(chat.page.locator(".msg.system").last).to_have_text(
-        re.compile(re.escape(RESOLVED)), timeout=LIVE_MS
-    )
+    system = chat.page.locator(".msg.system")
+    expect(system.filter(has_text=RESOLVED)).to_have_count(1, timeout=LIVE_MS)
+    # Then how it went: five buttons under the question; a tap rates it, and the assistant never hears it.
+    expect(system.last).to_have_text(re.compile(re.escape(csat.QUESTION)), timeout=LIVE_MS)
     expect(banner).to_be_hidden()
     agent.opened.discard(handoff["id"])
+    rating = chat.page.get_by_test_id("msg-buttons").last.get_by_role("button")
+    expect(rating).to_have_text([title for title, _ in csat.OPTIONS])
+    thanks = chat.choose("4 · Buena")
+    expect(thanks.filter(has_text=csat.THANKS)).to_have_count(1)
+    expect(rating.first).to_be_disabled()  # answered: the buttons are spent
 
     again = chat.ask("cuantos usuarios trae el expert")
     expect(again.filter(has_text="30 usuarios").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)

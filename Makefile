@@ -15,7 +15,7 @@ PY3 ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 export PYTHONWARNINGS := ignore::UserWarning
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: soak run-scaled help run test lint unit validate model nlu-eval nlu-cv stories e2e envs seed clean browser bench bench-quick bench-limits bench-metrics bench-insights
+.PHONY: soak run-scaled help run test lint unit validate model nlu-eval nlu-cv stories e2e envs seed clean browser bench bench-quick bench-limits bench-metrics bench-insights bench-review
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -121,6 +121,9 @@ bench-metrics: envs ## what a /metrics scrape costs on a store of 100,000 texts 
 
 bench-insights: envs ## how long the insights figures take on 100,000 conversations (ARGS=--postgres for PostgreSQL too)
 	$(PY) -m bench.insights $(ARGS)
+
+bench-review: envs ## what the CSAT survey check costs each message and the review page's read, on 100,000 conversations (ARGS=--postgres too)
+	$(PY) -m bench.review $(ARGS)
 
 bench-quick: model ## the benchmark's quick mode at 20 msg/s open loop (a few seconds per step; what `make test` runs)
 	$(PY) -m bench --quick --rates 20

@@ -4,7 +4,6 @@ when the assistant asked for one)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from bot.gateway.contacts import OPT_IN, OPT_OUT
 from bot.gateway.engine import EngineClient, EngineUnavailable
 from bot.gateway.handoffs import Handoffs, handoff_request
 from bot.gateway.inbox import Inbound
+from bot.gateway.pipeline.slots import OldestFirst
 from bot.settings import Settings
 from bot.store.catalogue_cache import CatalogueCache
 from bot.store.review import FALLBACK, HANDOFF
@@ -48,8 +48,9 @@ class Answerer:
         self._handoffs = handoffs
         self._catalogue = catalogue
         # Bounded: under overload messages wait here (stored, in order) instead of piling onto the engine,
-        # where they would time out and be worked on after the gateway gave up on them.
-        self._slots = asyncio.Semaphore(settings.engine_concurrency)
+        # where they would time out and be worked on after the gateway gave up on them; the oldest goes
+        # first, so a backlog kept while the engine was down clears before newer messages.
+        self._slots = OldestFirst(settings.engine_concurrency)
 
     async def available(self) -> bool:
         """Whether the engine and the action server answer their health checks."""
@@ -101,7 +102,7 @@ class Answerer:
     async def _engine_replies(self, inbound: Inbound) -> list[dict[str, Any]] | None:
         metadata = {k: v for k, v in inbound.meta.items() if k == "identity"}
         try:
-            async with self._slots:
+            async with self._slots.hold(inbound.id):
                 replies = await self._engine.send(inbound.sender_id, inbound.text, metadata)
             if not replies and not await self._engine.actions_available():
                 # Rasa answers nothing when it cannot reach the action server: keep the message for later.

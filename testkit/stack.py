@@ -28,6 +28,7 @@ from bot.model import model_path
 from bot.process_supervisor import GaveUp, RestartPolicy, Supervisor, answers
 from bot.serve import Service, Stack, services
 from bot.settings import PROJECT_ROOT, Settings
+from bot.store import history
 from bot.store.db import make_engine
 from bot.store.models import InboundMessage, OutboundMessage
 from testkit.fake_twilio import FakeTwilio
@@ -272,8 +273,13 @@ class Topology:
         return sorted(found, key=lambda r: r.id)
 
     def kept(self, pending_only: bool = False) -> int:
-        """Inbound messages that had a failed attempt (kept for later), or those still unanswered."""
-        query = select(func.count()).select_from(InboundMessage).where(InboundMessage.attempts > 0)
+        """Inbound messages that had a failed attempt (kept for later), or those still unanswered (the
+        demo history `bot seed` adds is not counted)."""
+        query = (
+            select(func.count())
+            .select_from(InboundMessage)
+            .where(InboundMessage.attempts > 0, InboundMessage.external_id.not_like(f"{history.MARK}%"))
+        )
         if pending_only:
             query = query.where(InboundMessage.status != "answered")
         with Session(self.db) as session:

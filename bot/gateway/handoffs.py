@@ -259,7 +259,8 @@ class Handoffs:
         except EngineUnavailable as error:
             log.warning("could not resume conversation of hand-off %s: %s", handoff.id, error)
         await self.to_customer(handoff, "system", RESOLVED, {"status": "resolved"})
-        if await self.surveys.ask(handoff.id):  # once, and never to a customer who opted out
+        # Once, and never to a customer who opted out or whose channel's window closed.
+        if await self.surveys.ask(handoff.id, self.delivery.window(handoff.channel)):
             await self.to_customer(handoff, "system", csat.QUESTION, buttons=CSAT_BUTTONS)
         await self.publish_queue()
         return handoff

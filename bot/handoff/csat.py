@@ -40,9 +40,11 @@ class Surveys:
         self._sessions = sessions
         self._lapse = lapse
 
-    async def ask(self, handoff_id: int) -> bool:
+    async def ask(self, handoff_id: int, window: timedelta | None = None) -> bool:
         """Mark the resolved hand-off's survey asked; False when it was already (another replica, a second
-        resolve) or the customer opted out of messages on their channel."""
+        resolve), the customer opted out of messages on their channel, or their channel's `window` since
+        their last message is closed (the question would wait for their next message, which it could then
+        only follow: not worth a paid template)."""
 
         def run() -> bool:
             with self._sessions.begin() as session:
@@ -52,6 +54,9 @@ class Surveys:
                 if row.reply_to is not None:
                     contact = session.get(Contact, (row.channel, row.reply_to))
                     if contact is not None and contact.opted_out_at is not None:
+                        return False
+                    last = None if contact is None else contact.last_inbound_at
+                    if window is not None and (last is None or now() - _aware(last) >= window):
                         return False
                 result = session.execute(
                     update(Handoff)

@@ -215,3 +215,21 @@ async def test_a_customer_who_opted_out_is_not_asked(hub: Hub) -> None:
     await hub.settle()
     assert survey(hub, row["id"])[0] is False
     assert all(m.body != csat.QUESTION for m in hub.twilio.messages(ANA_WHATSAPP)[before:])
+
+
+async def test_a_customer_whose_window_closed_is_not_asked(hub: Hub) -> None:
+    await hub.whatsapp(TRIGGER)
+    await hub.settle()
+    [row] = [r for r in hub.handoff_rows() if r["channel"] == "whatsapp"]
+    await hub.take(row["id"])
+    # Resolved 25 hours after Ana last wrote: the question would wait for her next message. Not asked.
+    long_ago = datetime.now(UTC) - timedelta(hours=25)
+    change(
+        hub,
+        update(Contact)
+        .where(Contact.channel == "whatsapp", Contact.address == ANA_WHATSAPP)
+        .values(last_inbound_at=long_ago),
+    )
+    assert (await hub.resolve(row["id"]))[0] == 200
+    await hub.settle()
+    assert survey(hub, row["id"])[0] is False

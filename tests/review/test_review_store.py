@@ -246,3 +246,21 @@ def test_the_rating_is_checked_by_the_store(sessions: sessionmaker[Session]) -> 
         h = handoff(session, "web:a:1")
     with pytest.raises(IntegrityError), sessions.begin() as session:
         session.execute(update(Handoff).where(Handoff.id == h).values(csat_rating=6))
+
+
+async def test_not_asked_once_the_channels_window_closed(sessions: sessionmaker[Session]) -> None:
+    address = "whatsapp:+5215510000002"
+    with sessions.begin() as session:
+        recent = handoff(session, "wa:+5215510000002", reply_to=address)
+        session.add(Contact(channel="whatsapp", address=address, last_inbound_at=NOW - timedelta(hours=1)))
+        stale = handoff(session, "wa:+5215510000003", reply_to="whatsapp:+5215510000003")
+        session.add(
+            Contact(
+                channel="whatsapp",
+                address="whatsapp:+5215510000003",
+                last_inbound_at=NOW - timedelta(hours=25),
+            )
+        )
+    surveys = Surveys(sessions)
+    assert await surveys.ask(stale, timedelta(hours=24)) is False
+    assert await surveys.ask(recent, timedelta(hours=24)) is True

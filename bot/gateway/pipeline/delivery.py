@@ -3,6 +3,7 @@ queued in the outbox in the same transaction (so it is neither asked again nor s
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from bot.gateway.channels import Channel, Channels
@@ -50,6 +51,12 @@ class Delivery:
         if channel is None or channel.answers_in_response or reply_to is None:
             return None
         return channel
+
+    def window(self, channel_name: str) -> timedelta | None:
+        """How long after a customer's last message their channel lets us write (None: any time)."""
+        channel = self._channels.get(channel_name)
+        provider = None if channel is None else channel.provider()
+        return None if provider is None else provider.window
 
     async def answered(self, inbound: Inbound, answer: Answer, owner: str | None = None) -> bool:
         """Record the answer and what the turn was (while `owner` still holds the message); deliver it

@@ -72,3 +72,10 @@ async def in_store(sessions: sessionmaker[Session], work: Callable[..., T], *arg
             _SQLITE_THREADS[bind] = executor
         return await asyncio.get_running_loop().run_in_executor(executor, work, *args)
     return await asyncio.to_thread(work, *args)
+
+
+async def read_apart(sessions: sessionmaker[Session], work: Callable[..., T], *args: Any) -> T:
+    """Run a long read-only query (a report) in a worker thread of its own, even on SQLite: the file's
+    store thread keeps answering messages meanwhile (in WAL mode a reader does not block the writer, and
+    sqlite3 releases the GIL while a query runs). Only for work that writes nothing."""
+    return await asyncio.to_thread(work, *args)

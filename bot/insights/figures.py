@@ -41,6 +41,8 @@ GROUP_NAMES = {
     "topic": "El tema necesita a una persona",
 }
 TOP = 10
+# The intent a turn gets when the NLU understood nothing (counted by `not_understood`, not as a topic).
+FALLBACK_INTENT = "nlu_fallback"
 # The webchat names a signed-in user's conversation `web:u:<user id>` (only for a verified token).
 SIGNED_IN_WEBCHAT = "web:u:"
 WHATSAPP = "whatsapp"
@@ -353,11 +355,12 @@ def satisfaction(connection: Connection, period: Period) -> Satisfaction:
 
 def top_intents(connection: Connection, period: Period, limit: int = TOP) -> list[tuple[str, int]]:
     """Top intents: the intents the assistant acted on most (`inbound_messages.intent`, one per user
-    turn; turns without one are left out), most frequent first, ties by name."""
+    turn; turns without one, and the fallback, which is no intent but "not understood" and has its own
+    figure, are left out), most frequent first, ties by name."""
     count = func.count().label("turns")
     rows = connection.execute(
         select(INBOUND.c.intent, count)
-        .where(_inbound_in(period), INBOUND.c.intent.is_not(None))
+        .where(_inbound_in(period), INBOUND.c.intent.is_not(None), INBOUND.c.intent != FALLBACK_INTENT)
         .group_by(INBOUND.c.intent)
         .order_by(count.desc(), INBOUND.c.intent)
         .limit(limit)

@@ -13,7 +13,8 @@ from aiohttp import web
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.answers import notices
+from bot.answers import csat, notices
+from bot.gateway import tokens
 from bot.gateway.app import create_app
 from bot.gateway.channels import Incoming, Rendered
 from bot.gateway.channels.webchat import WebchatChannel
@@ -143,3 +144,43 @@ async def test_a_third_channel_converses_through_the_real_pipeline(
     # The webchat, served beside it, is untouched.
     response = await client.post("/api/chat", json={"message": "hola"})
     assert response.status == 200 and (await response.json())[0]["text"] == "eco: hola"
+
+
+async def test_a_third_channel_gets_the_satisfaction_question_as_numbered_options(
+    aiohttp_client: Any, database_url: str, engine: FakeEngine
+) -> None:
+    """Nothing of the survey is channel-specific: a text-only channel shows the options numbered, and a typed
+    number (option n is rating n) is the rating."""
+    sms = SmsChannel()
+    settings = make_settings(database_url, engine.url, None)
+    app = create_app(settings, channels=[WebchatChannel(settings), sms])
+    client = await aiohttp_client(app, cookie_jar=aiohttp.DummyCookieJar())
+    pipeline = app[PIPELINE]
+    phone = "+5215512340000"
+
+    async def text(message_id: str, body: str) -> None:
+        response = await client.post("/webhooks/sms", json={"id": message_id, "phone": phone, "text": body})
+        assert response.status == 204
+        await pipeline.drain()
+
+    engine.answer = lambda payload: [
+        {"text": "Te comunico con una persona."},
+        {"custom": {"type": "handoff", "reason": "requested"}},
+    ]
+    await text("h1", "quiero hablar con una persona")
+    [handoff] = rows(database_url, "handoffs")
+    carla = {"Authorization": f"Bearer {tokens.mint(7, 4, 'agent', 'Carla Soporte', settings, 10)}"}
+    assert (await client.post(f"/api/agent/handoffs/{handoff['id']}/take", headers=carla)).status == 200
+    assert (await client.post(f"/api/agent/handoffs/{handoff['id']}/resolve", headers=carla)).status == 200
+    await pipeline.drain()
+    shown = "\n".join(body for to, body in sms.operator.sent if to == phone)
+    assert "¿cómo calificarías la atención" in shown
+    assert all(f"{n}. {title}" in shown for n, (title, _) in enumerate(csat.OPTIONS, start=1))
+
+    engine.answer = lambda payload: [{"text": f"eco: {payload['message']}"}]
+    asked = len(engine.messages)
+    await text("h2", "5")
+    assert sms.operator.sent[-1] == (phone, csat.THANKS)
+    assert len(engine.messages) == asked  # the assistant never heard it
+    [handoff] = rows(database_url, "handoffs")
+    assert handoff["csat_rating"] == 5

@@ -7,10 +7,11 @@
   "use strict";
 
   // Helpers shared with the webchat (common.js).
-  const { isStr, store, storeToken, followStoredToken, tokenFromHash, decodeJwt, requestJson, messageOf } = window.zcc;
-  const { el, srOnly, appendText, bindComposer, fitTextarea, eventStream, fetchDevUsers, devPanelSignIn } = window.zcc;
+  const { isStr, decodeJwt, requestJson, messageOf } = window.zcc;
+  const { el, srOnly, appendText, bindComposer, fitTextarea, eventStream } = window.zcc;
+  // Sign-in and the error banner, shared with the supervisors' pages (console.js).
+  const { errorBanner, claimedName, signIn } = window.zcc.staff;
 
-  const TOKEN_KEY = "zcc.agent.token";
   const MAX_REPLY = 2000;
   const POLL_MS = 20000; // queue refresh while the live stream is down
   const NARROW = "(max-width: 859px)";
@@ -71,8 +72,6 @@
     hintResolved: "Conversación resuelta: la atiende de nuevo el asistente.",
     taken: "Conversación asignada a ti.",
     resolvedNotice: "Conversación resuelta y devuelta al asistente.",
-    signedInAs: (name) => `Conectado como ${name}`,
-    signedIn: "Sesión iniciada",
     signedOut: "Sesión cerrada.",
     live: "En directo",
     reconnecting: "Reconectando…",
@@ -173,19 +172,10 @@
   const sendButton = $("agent-send");
   const replyHint = $("reply-hint");
   const backButton = $("back-to-queue");
-  const errorBox = $("agent-error-box");
   const errorText = $("agent-error");
-  const errorClose = $("agent-error-close");
   const notice = $("agent-notice");
-  const whoami = $("whoami");
-  const signOut = $("sign-out");
   const connection = $("connection");
   const connectionText = $("connection-text");
-  const devPanel = $("dev-panel");
-  const devForm = $("dev-form");
-  const devSelect = $("dev-user");
-  const devLogin = $("dev-login");
-  const devStatus = $("dev-status");
   const failedCount = $("failed-count");
   const conversationChannel = $("conversation-channel");
   const conversationWriter = $("conversation-writer");
@@ -289,15 +279,7 @@
   // ---------------------------------------------------------------------------------------------
   // Messages to the agent
 
-  function showError(message) {
-    errorText.textContent = message;
-    errorBox.hidden = false;
-  }
-
-  function clearError() {
-    errorBox.hidden = true;
-    errorText.textContent = "";
-  }
+  const { show: showError, clear: clearError } = errorBanner("agent");
 
   let noticeTimer = 0;
   function showNotice(message) {
@@ -340,7 +322,7 @@
     state.queueLoaded = false;
     closeConversation();
     renderQueue();
-    if (!devPanel.hidden) devPanel.open = true;
+    session.offer();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1555,17 +1537,17 @@
   // ---------------------------------------------------------------------------------------------
   // Session
 
-  function renderWhoami(name) {
-    if (!state.token) {
-      whoami.hidden = true;
-      whoami.textContent = "";
-      signOut.hidden = true;
-      return;
-    }
-    whoami.textContent = name ? TEXTS.signedInAs(name) : TEXTS.signedIn;
-    whoami.hidden = false;
-    signOut.hidden = false;
-  }
+  const session = signIn({
+    tokenKey: "zcc.agent.token",
+    profile: "agent",
+    current: () => state.token,
+    start: startSession,
+    texts: { devNone: TEXTS.devNoAgents, devLoginFailed: TEXTS.devLoginFailed },
+    devLabel: (u, name) => (u.account ? `${name} — ${u.email}` : name),
+    wantsSignIn: () => !state.token || state.authFailed,
+    signedOut: () => showNotice(TEXTS.signedOut),
+    devSignedIn: () => queueList.focus(),
+  });
 
   function startSession(token, name) {
     state.generation += 1;
@@ -1581,66 +1563,18 @@
     renderFailedCount(0);
     const claims = token ? decodeJwt(token) : null;
     state.me.agentId = claims && claims.sub !== undefined ? idOf(claims.sub) : "";
-    const displayName = name || (claims && (isStr(claims.name) ? claims.name : isStr(claims.email) ? claims.email : "")) || "";
+    const displayName = name || claimedName(token, true);
     state.me.name = displayName;
-    renderWhoami(displayName);
+    session.show(token, displayName);
     renderQueue();
     if (!token) {
       setConnection("off");
       showError(TEXTS.needAgent);
-      if (!devPanel.hidden) devPanel.open = true;
+      session.offer();
       return;
     }
     loadQueue().then(() => {
       if (state.token === token && !state.authFailed) openEvents();
-    });
-  }
-
-  function adoptHashToken() {
-    const token = tokenFromHash();
-    if (token === null) return false;
-    storeToken(TOKEN_KEY, token);
-    startSession(token, "");
-    return true;
-  }
-
-  async function setupDevPanel() {
-    const users = await fetchDevUsers();
-    if (!users) return;
-    const agents = users.filter((u) => u && isStr(u.email) && u.profile === "agent");
-    devSelect.replaceChildren();
-    for (const u of agents) {
-      const name = isStr(u.name) && u.name ? u.name : u.email;
-      const option = el("option", "", { value: u.email }, u.account ? `${name} — ${u.email}` : name);
-      option.dataset.name = name;
-      devSelect.appendChild(option);
-    }
-    if (!agents.length) {
-      devSelect.appendChild(el("option", "", { value: "" }, TEXTS.devNoAgents));
-      devSelect.disabled = true;
-      devLogin.disabled = true;
-    }
-    devPanel.hidden = false;
-    if (!state.token || state.authFailed) devPanel.open = true;
-  }
-
-  async function devSignIn(event) {
-    event.preventDefault();
-    devStatus.textContent = "";
-    const email = devSelect.value;
-    if (!email) return;
-    const option = devSelect.selectedOptions[0];
-    await devPanelSignIn(email, {
-      button: devLogin,
-      status: devStatus,
-      networkText: TEXTS.network,
-      refused: (status, body) => messageOf(body, TEXTS.devLoginFailed),
-      signedIn: (token) => {
-        store.set(TOKEN_KEY, token);
-        startSession(token, (option && option.dataset.name) || email);
-        devPanel.open = false;
-        queueList.focus();
-      },
     });
   }
 
@@ -1678,9 +1612,6 @@
     clearError();
     loadQueue();
   });
-  errorClose.addEventListener("click", () => {
-    clearError();
-  });
 
   function backToQueue() {
     document.body.classList.remove("show-conversation");
@@ -1694,25 +1625,12 @@
     if (event.key === "Escape" && isNarrow() && document.body.classList.contains("show-conversation")) backToQueue();
   });
 
-  signOut.addEventListener("click", () => {
-    store.remove(TOKEN_KEY);
-    startSession("", "");
-    showNotice(TEXTS.signedOut);
-  });
-
-  devForm.addEventListener("submit", devSignIn);
-  window.addEventListener("hashchange", adoptHashToken);
-
-  // Another tab signed in or out: follow it.
-  followStoredToken(TOKEN_KEY, () => state.token, (token) => startSession(token, ""));
-
   window.setInterval(tickQueue, 1000);
   window.setInterval(tickWindow, WINDOW_TICK_MS);
 
   function init() {
-    if (!adoptHashToken()) startSession(store.get(TOKEN_KEY) || "", "");
+    session.begin();
     updateControls();
-    setupDevPanel();
   }
 
   init();

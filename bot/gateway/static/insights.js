@@ -7,14 +7,11 @@
 (() => {
   "use strict";
 
-  const { isStr, store, storeToken, followStoredToken, tokenFromHash, decodeJwt, requestJson, messageOf } = window.zcc;
-  const { el, fetchDevUsers, devPanelSignIn } = window.zcc;
+  const { requestJson, messageOf, el } = window.zcc;
+  const { errorBanner, refusal, claimedName, signIn, TEXTS: SHARED } = window.zcc.staff;
 
-  const TOKEN_KEY = "zcc.supervisor.token";
   const TEXTS = {
     needSupervisor: "Necesitas iniciar sesión con un perfil de supervisor.",
-    network: "No pudimos conectar con el servidor. Revisa tu conexión e inténtalo de nuevo.",
-    unavailable: "El servidor no está disponible en este momento. Inténtalo de nuevo en unos minutos.",
     badRange: "Elige la fecha inicial y la final del rango.",
     loading: "Cargando indicadores…",
     shown: (from, to, channel) => `Del ${from} al ${to} · ${channel}`,
@@ -27,24 +24,12 @@
     handoffs: "Derivaciones",
     ratingsLabel: "Calificaciones",
     turns: "Mensajes",
-    signedInAs: (name) => `Conectado como ${name}`,
-    signedIn: "Sesión iniciada",
     devNone: "No hay usuarios con perfil de supervisor.",
     devLoginFailed: "No se pudo iniciar sesión.",
     csvFailed: "No se pudo descargar el CSV.",
   };
 
   const $ = (id) => document.getElementById(id);
-  const whoami = $("whoami");
-  const signOut = $("sign-out");
-  const devPanel = $("dev-panel");
-  const devForm = $("dev-form");
-  const devSelect = $("dev-user");
-  const devLogin = $("dev-login");
-  const devStatus = $("dev-status");
-  const errorBox = $("insights-error-box");
-  const errorText = $("insights-error");
-  const errorClose = $("insights-error-close");
   const filters = $("filters");
   const periodSelect = $("period");
   const customRange = $("custom-range");
@@ -78,15 +63,7 @@
   // ---------------------------------------------------------------------------------------------
   // Errors
 
-  function showError(message) {
-    errorText.textContent = message;
-    errorBox.hidden = false;
-  }
-
-  function clearError() {
-    errorText.textContent = "";
-    errorBox.hidden = true;
-  }
+  const { show: showError, clear: clearError } = errorBanner("insights");
 
   // ---------------------------------------------------------------------------------------------
   // The request the filters describe
@@ -227,12 +204,7 @@
   // ---------------------------------------------------------------------------------------------
   // Loading
 
-  function refused(r) {
-    if (r.status === 0) return TEXTS.network;
-    if (r.status === 401 || r.status === 403) return messageOf(r.body, TEXTS.needSupervisor);
-    if (r.status >= 500) return TEXTS.unavailable;
-    return messageOf(r.body, TEXTS.unavailable);
-  }
+  const refused = (r) => refusal(r, TEXTS.needSupervisor);
 
   async function load() {
     if (!state.token) return;
@@ -286,7 +258,7 @@
       link.remove();
       window.setTimeout(() => URL.revokeObjectURL(url), 10000);
     } catch (_) {
-      showError(TEXTS.network);
+      showError(SHARED.network);
     } finally {
       downloadButton.disabled = false;
     }
@@ -295,69 +267,26 @@
   // ---------------------------------------------------------------------------------------------
   // Session
 
+  const session = signIn({
+    tokenKey: "zcc.supervisor.token",
+    profile: "supervisor",
+    current: () => state.token,
+    start: startSession,
+    texts: { devNone: TEXTS.devNone, devLoginFailed: TEXTS.devLoginFailed },
+  });
+
   function startSession(token, name) {
     state.token = token;
     state.generation += 1;
-    const claims = token ? decodeJwt(token) : null;
-    const shown = name || (claims && isStr(claims.name) ? claims.name : "");
-    whoami.hidden = !token;
-    whoami.textContent = token ? (shown ? TEXTS.signedInAs(shown) : TEXTS.signedIn) : "";
-    signOut.hidden = !token;
+    session.show(token, name || claimedName(token, false));
     downloadButton.disabled = !token;
     if (!token) {
       showError(TEXTS.needSupervisor);
-      if (!devPanel.hidden) devPanel.open = true;
+      session.offer();
       return;
     }
     clearError();
     load();
-  }
-
-  function adoptHashToken() {
-    const token = tokenFromHash();
-    if (token === null) return false;
-    storeToken(TOKEN_KEY, token);
-    startSession(token, "");
-    return true;
-  }
-
-  async function setupDevPanel() {
-    const users = await fetchDevUsers();
-    if (!users) return;
-    const supervisors = users.filter((u) => u && isStr(u.email) && u.profile === "supervisor");
-    devSelect.replaceChildren();
-    for (const u of supervisors) {
-      const name = isStr(u.name) && u.name ? u.name : u.email;
-      const option = el("option", "", { value: u.email }, `${name} — ${u.email}`);
-      option.dataset.name = name;
-      devSelect.appendChild(option);
-    }
-    if (!supervisors.length) {
-      devSelect.appendChild(el("option", "", { value: "" }, TEXTS.devNone));
-      devSelect.disabled = true;
-      devLogin.disabled = true;
-    }
-    devPanel.hidden = false;
-    if (!state.token) devPanel.open = true;
-  }
-
-  async function devSignIn(event) {
-    event.preventDefault();
-    devStatus.textContent = "";
-    const email = devSelect.value;
-    if (!email) return;
-    const option = devSelect.selectedOptions[0];
-    await devPanelSignIn(email, {
-      button: devLogin,
-      status: devStatus,
-      networkText: TEXTS.network,
-      refused: (status, body) => messageOf(body, TEXTS.devLoginFailed),
-      signedIn: (token) => {
-        store.set(TOKEN_KEY, token);
-        startSession(token, (option && option.dataset.name) || email);
-        devPanel.open = false;
-      },
-    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -382,16 +311,7 @@
     load();
   });
   downloadButton.addEventListener("click", downloadCsv);
-  errorClose.addEventListener("click", clearError);
-  signOut.addEventListener("click", () => {
-    store.remove(TOKEN_KEY);
-    startSession("", "");
-  });
-  devForm.addEventListener("submit", devSignIn);
-  window.addEventListener("hashchange", adoptHashToken);
-  followStoredToken(TOKEN_KEY, () => state.token, (token) => startSession(token, ""));
 
   showRange();
-  if (!adoptHashToken()) startSession(store.get(TOKEN_KEY) || "", "");
-  setupDevPanel();
+  session.begin();
 })();

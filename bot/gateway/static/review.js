@@ -8,14 +8,11 @@
 (() => {
   "use strict";
 
-  const { isStr, store, storeToken, followStoredToken, tokenFromHash, decodeJwt, requestJson, messageOf } = window.zcc;
-  const { el, fetchDevUsers, devPanelSignIn } = window.zcc;
+  const { isStr, requestJson, el } = window.zcc;
+  const { errorBanner, refusal, claimedName, signIn } = window.zcc.staff;
 
-  const TOKEN_KEY = "zcc.supervisor.token";
   const TEXTS = {
     needSupervisor: "Necesitas iniciar sesión con un perfil de supervisor.",
-    network: "No pudimos conectar con el servidor. Revisa tu conexión e inténtalo de nuevo.",
-    unavailable: "El servidor no está disponible en este momento. Inténtalo de nuevo en unos minutos.",
     loading: "Cargando mensajes…",
     waiting: (n) => (n === 1 ? "1 mensaje en espera de revisión" : `${n} mensajes en espera de revisión`),
     shownOf: (shown, n) => ` (se muestran los ${shown} más antiguos)`,
@@ -39,44 +36,18 @@
     noIntent: "Elige una intención.",
     done: (n) => (n === 1 ? "1 mensaje revisado." : `${n} mensajes revisados.`),
     select: (text) => `Incluir «${text}»`,
-    signedInAs: (name) => `Conectado como ${name}`,
-    signedIn: "Sesión iniciada",
     devNone: "No hay usuarios con perfil de supervisor.",
     devLoginFailed: "No se pudo iniciar sesión.",
   };
 
   const $ = (id) => document.getElementById(id);
-  const whoami = $("whoami");
-  const signOut = $("sign-out");
-  const devPanel = $("dev-panel");
-  const devForm = $("dev-form");
-  const devSelect = $("dev-user");
-  const devLogin = $("dev-login");
-  const devStatus = $("dev-status");
-  const errorBox = $("review-error-box");
-  const errorText = $("review-error");
-  const errorClose = $("review-error-close");
   const waitingLine = $("review-waiting");
   const groupsBox = $("groups");
 
   const state = { token: "", generation: 0, lastDone: "" };
 
-  function showError(message) {
-    errorText.textContent = message;
-    errorBox.hidden = false;
-  }
-
-  function clearError() {
-    errorText.textContent = "";
-    errorBox.hidden = true;
-  }
-
-  function refused(r) {
-    if (r.status === 0) return TEXTS.network;
-    if (r.status === 401 || r.status === 403) return messageOf(r.body, TEXTS.needSupervisor);
-    if (r.status >= 500) return TEXTS.unavailable;
-    return messageOf(r.body, TEXTS.unavailable);
-  }
+  const { show: showError, clear: clearError } = errorBanner("review");
+  const refused = (r) => refusal(r, TEXTS.needSupervisor);
 
   const headers = () => ({ Accept: "application/json", Authorization: `Bearer ${state.token}` });
 
@@ -238,82 +209,29 @@
   // ---------------------------------------------------------------------------------------------
   // Session
 
+  const session = signIn({
+    tokenKey: "zcc.supervisor.token",
+    profile: "supervisor",
+    current: () => state.token,
+    start: startSession,
+    texts: { devNone: TEXTS.devNone, devLoginFailed: TEXTS.devLoginFailed },
+  });
+
   function startSession(token, name) {
     state.token = token;
     state.generation += 1;
     state.lastDone = "";
-    const claims = token ? decodeJwt(token) : null;
-    const shown = name || (claims && isStr(claims.name) ? claims.name : "");
-    whoami.hidden = !token;
-    whoami.textContent = token ? (shown ? TEXTS.signedInAs(shown) : TEXTS.signedIn) : "";
-    signOut.hidden = !token;
+    session.show(token, name || claimedName(token, false));
     if (!token) {
       groupsBox.replaceChildren();
       waitingLine.textContent = "";
       showError(TEXTS.needSupervisor);
-      if (!devPanel.hidden) devPanel.open = true;
+      session.offer();
       return;
     }
     clearError();
     load();
   }
 
-  function adoptHashToken() {
-    const token = tokenFromHash();
-    if (token === null) return false;
-    storeToken(TOKEN_KEY, token);
-    startSession(token, "");
-    return true;
-  }
-
-  async function setupDevPanel() {
-    const users = await fetchDevUsers();
-    if (!users) return;
-    const supervisors = users.filter((u) => u && isStr(u.email) && u.profile === "supervisor");
-    devSelect.replaceChildren();
-    for (const u of supervisors) {
-      const name = isStr(u.name) && u.name ? u.name : u.email;
-      const option = el("option", "", { value: u.email }, `${name} — ${u.email}`);
-      option.dataset.name = name;
-      devSelect.appendChild(option);
-    }
-    if (!supervisors.length) {
-      devSelect.appendChild(el("option", "", { value: "" }, TEXTS.devNone));
-      devSelect.disabled = true;
-      devLogin.disabled = true;
-    }
-    devPanel.hidden = false;
-    if (!state.token) devPanel.open = true;
-  }
-
-  async function devSignIn(event) {
-    event.preventDefault();
-    devStatus.textContent = "";
-    const email = devSelect.value;
-    if (!email) return;
-    const option = devSelect.selectedOptions[0];
-    await devPanelSignIn(email, {
-      button: devLogin,
-      status: devStatus,
-      networkText: TEXTS.network,
-      refused: (status, body) => messageOf(body, TEXTS.devLoginFailed),
-      signedIn: (token) => {
-        store.set(TOKEN_KEY, token);
-        startSession(token, (option && option.dataset.name) || email);
-        devPanel.open = false;
-      },
-    });
-  }
-
-  errorClose.addEventListener("click", clearError);
-  signOut.addEventListener("click", () => {
-    store.remove(TOKEN_KEY);
-    startSession("", "");
-  });
-  devForm.addEventListener("submit", devSignIn);
-  window.addEventListener("hashchange", adoptHashToken);
-  followStoredToken(TOKEN_KEY, () => state.token, (token) => startSession(token, ""));
-
-  if (!adoptHashToken()) startSession(store.get(TOKEN_KEY) || "", "");
-  setupDevPanel();
+  session.begin();
 })();

@@ -291,6 +291,24 @@ class Inbox:
 
         return await in_store(self._sessions, run)
 
+    async def renew(self, message_ids: list[int], owner: str, seconds: float) -> None:
+        """Extend this replica's leases on messages it is still answering (pending, claimed by it)."""
+
+        def run() -> None:
+            with self._sessions.begin() as session:
+                session.execute(
+                    update(InboundMessage)
+                    .where(
+                        InboundMessage.id.in_(message_ids),
+                        InboundMessage.claimed_by == owner,
+                        InboundMessage.status == "pending",
+                    )
+                    .values(claimed_until=_now() + timedelta(seconds=seconds))
+                    .execution_options(synchronize_session=False)
+                )
+
+        await in_store(self._sessions, run)
+
     async def release(self, message_id: int, owner: str) -> None:
         """End this replica's lease on a message."""
 

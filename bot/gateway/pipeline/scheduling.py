@@ -47,6 +47,8 @@ class Scheduler:
         # This replica's name on message leases, and how long a lease lasts (the engine's timeout and some).
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.lease_seconds = settings.engine_timeout_seconds + 20.0
+        # Messages this replica holds the lease of while it answers them (renewed: see `_keep_leases`).
+        self.holding: set[int] = set()
         # Set while messages are kept for the engine's (or the action server's) return.
         self._stalled = asyncio.Event()
         # The pause before the next health check while they are: the probe's own, doubling while rounds
@@ -116,10 +118,12 @@ class Scheduler:
         if not taken.claimed:
             return await self._answered_elsewhere(inbound)
         replies = None
+        self.holding.add(inbound.id)
         try:
             replies = await self._answer_claimed(inbound, taken)
             return replies
         finally:
+            self.holding.discard(inbound.id)
             if replies is None:  # answering ended the lease already
                 await self._inbox.release(inbound.id, self.owner)
 
@@ -178,7 +182,13 @@ class Scheduler:
         answered = 0
         tried: set[int] = set()
         while True:
-            batch = [m for m in await self._inbox.pending(batch_size) if m.id not in self.in_flight]
+            # A message under a live lease is being answered (here, or by another replica, whose answer
+            # would only be waited for, polling the store): the round leaves it be.
+            batch = [
+                m
+                for m in await self._inbox.pending(batch_size)
+                if m.id not in self.in_flight and not m.leased
+            ]
             self.stalled = False
             if not batch or batch[0].id in tried:
                 return answered
@@ -202,13 +212,30 @@ class Scheduler:
                 return answered
 
     async def retry_forever(self) -> None:
-        """The background loop behind 'the message is not lost'."""
+        """The background loop behind 'the message is not lost' (and the leases' renewal beside it)."""
+        keeper = asyncio.ensure_future(self._keep_leases())
+        try:
+            while True:
+                await self._next_round()
+                try:
+                    await self.retry_pending()
+                except Exception:
+                    log.exception("retrying pending messages failed")
+        finally:
+            keeper.cancel()
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases of the messages this replica is answering, a third of a lease apart. Under
+        overload a message may wait for an engine slot longer than a lease: another replica's retry round
+        would then answer it too (one answer is dropped, but the engine did the work twice, and the
+        backlog grew). A replica that dies stops renewing, and its messages are free a lease later."""
         while True:
-            await self._next_round()
-            try:
-                await self.retry_pending()
-            except Exception:
-                log.exception("retrying pending messages failed")
+            await asyncio.sleep(self.lease_seconds / 3)
+            if self.holding:
+                try:
+                    await self._inbox.renew(list(self.holding), self.owner, self.lease_seconds)
+                except Exception:
+                    log.exception("renewing message leases failed")
 
     async def _next_round(self) -> None:
         """Wait the retry interval; while messages are kept for the engine, check its health every

@@ -9,19 +9,20 @@ import aiohttp
 from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, Field, ValidationError
 
-from bot.gateway import live, tokens
+from bot.gateway import live
 from bot.gateway.attachments import MB, AttachmentRefused, check
 from bot.gateway.attachments import PATH as ATTACHMENT_PATH
 from bot.gateway.channels import MediaRefused, MediaSource
-from bot.gateway.channels.webchat import STATIC, bearer
+from bot.gateway.channels.webchat import STATIC
 from bot.gateway.channels.whatsapp.errors import WINDOW_CODE, explain
 from bot.gateway.console import customer_json, handoff_json, media_json
 from bot.gateway.contacts import masked
 from bot.gateway.deliveries import DeliveryView
 from bot.gateway.errors import ApiError
-from bot.gateway.keys import ATTACHMENTS, CHANNELS, CONTACTS, DELIVERIES, HANDOFFS, PIPELINE, SETTINGS, USERS
+from bot.gateway.keys import ATTACHMENTS, CHANNELS, CONTACTS, DELIVERIES, HANDOFFS, PIPELINE, SETTINGS
 from bot.gateway.outbox import WINDOW_REASON
-from bot.gateway.tokens import TokenError, WebUser
+from bot.gateway.profiles import require_profile
+from bot.gateway.tokens import WebUser
 from bot.handoff.events import AGENTS
 from bot.handoff.queue import HandoffView, now
 
@@ -50,17 +51,7 @@ class ReplyRequest(BaseModel):
 
 async def _agent(request: web.Request) -> WebUser:
     """The verified agent making the request; 401/403 otherwise."""
-    token = bearer(request)
-    if token is None:
-        raise ApiError(401, "not_signed_in", NOT_AGENT)
-    try:
-        user = tokens.verify(token, request.app[SETTINGS])
-    except TokenError as failure:
-        raise ApiError(401, failure.code, failure.message) from failure
-    stored = await request.app[USERS].by_id(user.user_id)
-    if stored is None or stored.profile != AGENT or user.profile != AGENT:
-        raise ApiError(403, "not_an_agent", NOT_AGENT)
-    return WebUser(stored.id, stored.account_id, stored.profile, stored.name)
+    return await require_profile(request, AGENT, "not_an_agent", NOT_AGENT)
 
 
 def _handoff_id(request: web.Request) -> int:

@@ -10,20 +10,18 @@ median and the worst time of each, and of the whole page (every figure, as `/api
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 
+from bench.scratch import postgres_database
 from bot.insights import figures
 from bot.insights.period import Period, last_days
 from bot.insights.report import compute
@@ -32,9 +30,6 @@ from bot.store.db import make_engine
 from bot.store.migrate import upgrade
 from bot.store.models import Handoff, InboundMessage
 
-PG_ADMIN = os.environ.get(
-    "BOT_TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 FIGURES: dict[str, Callable[[Connection, Period], Any]] = {
     "volume": figures.volume,
     "containment": figures.containment,
@@ -96,21 +91,6 @@ def measure(name: str, engine: Engine, repeat: int) -> list[Timing]:
     return timings
 
 
-@contextmanager
-def _postgres() -> Iterator[str]:
-    database = f"zcc_bench_insights_{secrets.token_hex(4)}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{database}"'))
-    base = PG_ADMIN.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{database}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def run(name: str, url: str, conversations: int, repeat: int) -> list[Timing]:
     engine = make_engine(url)
     try:
@@ -134,7 +114,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         timings += run("sqlite", f"sqlite:///{Path(folder) / 'insights.db'}", args.conversations, args.repeat)
     if args.postgres:
-        with _postgres() as url:
+        with postgres_database("zcc_bench_insights") as url:
             timings += run("postgresql", url, args.conversations, args.repeat)
     print(f"\n{'store':<11} {'period':<18} {'figure':<16} {'p50 ms':>9} {'max ms':>9}")
     for t in timings:

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import secrets
 import socket
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,8 +23,9 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import Engine, create_engine, insert, text
+from sqlalchemy import Engine, insert, text
 
+from bench.scratch import postgres_database
 from bot.gateway.app import create_app
 from bot.gateway.metrics import read_store
 from bot.settings import Settings
@@ -35,9 +33,6 @@ from bot.store.db import make_engine, make_sessionmaker
 from bot.store.migrate import upgrade
 from bot.store.models import Handoff, InboundMessage, OutboundMessage
 
-PG_ADMIN = os.environ.get(
-    "BOT_TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 BATCH = 10_000
 
 
@@ -177,21 +172,6 @@ def measure(name: str, url: str, rows: int, repeat: int) -> Row:
     return Row(name, rows, _summary(figures), _summary(scrapes))
 
 
-@contextmanager
-def _postgres() -> Iterator[str]:
-    database = f"zcc_bench_metrics_{secrets.token_hex(4)}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{database}"'))
-    base = PG_ADMIN.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{database}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rows", type=int, default=100_000, help="outbound texts and inbound messages")
@@ -203,7 +183,7 @@ def main() -> None:
         url = f"sqlite:///{Path(folder) / 'metrics.db'}"
         results.append(measure("sqlite", url, args.rows, args.repeat))
     if args.postgres:
-        with _postgres() as url:
+        with postgres_database("zcc_bench_metrics") as url:
             results.append(measure("postgresql", url, args.rows, args.repeat))
     print(f"{'store':<11} {'rows':>8} {'figures p50/max ms':>20} {'scrape p50/max ms':>19}")
     for row in results:

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, insert, select, update
 
-from bench.insights import _postgres, fill
+from bench.insights import fill
+from bench.scratch import postgres_database
 from bot.gateway.review import SHOWN
 from bot.handoff.csat import Surveys
 from bot.nlu.resolve import fold
@@ -144,7 +145,7 @@ def main() -> None:
         rows += asyncio.run(measure("sqlite", engine, args.waiting, args.repeat))
         engine.dispose()
     if args.postgres:
-        with _postgres() as url:
+        with postgres_database("zcc_bench_review") as url:
             engine = make_engine(url)
             messages, handoffs, _ = fill(engine, args.conversations)
             print(

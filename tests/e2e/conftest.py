@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser
 
 from bot.model import model_path
 from bot.serve import running
 from bot.settings import PROJECT_ROOT, Settings, get_settings
 from testkit.fake_twilio import FakeTwilio
+from tests.e2e.chromium import launched
 
 Ask = Callable[..., list[dict[str, Any]]]
 
@@ -156,3 +158,10 @@ def ask(stack: E2EStack) -> Ask:
 def text_of(messages: list[dict[str, Any]]) -> str:
     """All the text the bot sent, joined."""
     return "\n".join(str(m.get("text") or "") for m in messages)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless chromium (tests/e2e/chromium.py), one per test module."""
+    with launched() as chromium:
+        yield chromium

@@ -10,15 +10,16 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from bot.answers import csat
 from bot.answers.notices import RESOLVED
 from bot.gateway import tokens
 from bot.gateway.channels.webchat import COOKIE
 from bot.handoff.triggers import REASONS
+from tests.e2e.chromium import ARTIFACTS, CHROMIUM, dev_sign_in, watched_page
 from tests.e2e.conftest import E2EStack
-from tests.e2e.test_browser import ANSWER_TIMEOUT_MS, ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Chat
+from tests.e2e.test_browser import ANSWER_TIMEOUT_MS, Chat
 from tests.e2e.test_handoff_e2e import Agent
 
 pytestmark = [
@@ -34,49 +35,18 @@ CARLA_EMAIL = "carla.soporte@soporte.example"
 LIVE_MS = 15_000
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def watch(page: Page, errors: list[str]) -> None:
-    """Collect console errors, page errors and failed requests."""
-    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-    page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
-
-
 @pytest.fixture
 def console(browser: Browser, gateway_url: str) -> Iterator[tuple[Page, list[str]]]:
     """The agent console, on a desktop-sized window of its own browser profile."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="es-ES")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    errors: list[str] = []
-    watch(page, errors)
-    try:
-        yield page, errors
-    finally:
-        context.close()
+    with watched_page(browser, viewport={"width": 1280, "height": 900}, locale="es-ES") as watched:
+        yield watched
 
 
 @pytest.fixture
 def customer(browser: Browser, gateway_url: str) -> Iterator[tuple[Chat, BrowserContext]]:
     """A visitor's webchat page, in another browser profile."""
-    context = browser.new_context(viewport={"width": 900, "height": 900}, locale="es-ES")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    chat = Chat(page, gateway_url)
-    watch(page, chat.errors)
-    try:
-        yield chat, context
-    finally:
-        context.close()
+    with watched_page(browser, viewport={"width": 900, "height": 900}, locale="es-ES") as (page, errors):
+        yield Chat(page, gateway_url, errors), page.context
 
 
 @pytest.fixture
@@ -107,12 +77,7 @@ def test_an_agent_takes_answers_and_resolves_a_conversation_live(
 
     # The agent signs in on the console (development panel).
     page.goto(f"{gateway_url}/agent")
-    panel = page.get_by_test_id("dev-panel")
-    expect(panel).to_be_visible()
-    if panel.get_attribute("open") is None:
-        panel.locator("summary").click()
-    page.get_by_test_id("dev-user").select_option(CARLA_EMAIL)
-    page.get_by_test_id("dev-login").click()
+    dev_sign_in(page, CARLA_EMAIL)
     expect(page.get_by_test_id("whoami")).to_have_text("Conectado como Carla Soporte")
     expect(page.get_by_test_id("agent-connection")).to_have_attribute("data-state", "live", timeout=LIVE_MS)
     expect(page.get_by_test_id("agent-error")).to_have_text("")

@@ -8,27 +8,22 @@ Debian's headless chromium driven by Playwright (skipped without /usr/bin/chromi
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from sqlalchemy import insert
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import Connection, insert
 
 from bot.gateway import tokens
 from bot.insights.period import Period, last_days
 from bot.insights.report import Insights, as_csv, compute
-from bot.settings import PROJECT_ROOT, Settings
+from bot.settings import Settings
 from bot.store.db import make_engine
 from bot.store.models import ReviewItem
-from tests.e2e.conftest import free_port
-from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.chromium import ARTIFACTS, CHROMIUM, dev_sign_in, watched_page
+from tests.e2e.own_gateway import supervisor_gateway
 
 pytestmark = [
     pytest.mark.e2e,
@@ -44,21 +39,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A seeded store (demo accounts and history, one message waiting for review) and a gateway on it:
     (its URL, the store's URL)."""
     store = f"sqlite:///{tmp_path_factory.mktemp('insights-e2e') / 'bot.db'}"
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": store,
-        "DEV_MODE": "true",
-        "GATEWAY_HOST": "127.0.0.1",
-        "GATEWAY_PORT": str(port),
-        "METRICS_PORT": "0",
-        "JWT_SECRET": JWT_SECRET,
-        "TWILIO_ACCOUNT_SID": "",
-        "EVENTS_URL": "",
-    }
-    subprocess.run([sys.executable, "-m", "bot.cli", "seed"], cwd=PROJECT_ROOT, env=env, check=True)
-    engine = make_engine(store)
-    with engine.begin() as connection:
+
+    def one_waiting(connection: Connection) -> None:
         connection.execute(
             insert(ReviewItem).values(
                 inbound_id=1,
@@ -72,55 +54,22 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
                 status="waiting",
             )
         )
-    engine.dispose()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = (ARTIFACTS / "insights-gateway.log").open("w")
-    gateway = subprocess.Popen(
-        [sys.executable, "-m", "bot.gateway"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/insights", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                if gateway.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("the gateway did not start: see test-artifacts/insights-gateway.log")
-                time.sleep(0.2)
+
+    with supervisor_gateway(store, JWT_SECRET, "insights", "/insights", one_waiting) as (url, _):
         yield url, store
-    finally:
-        gateway.terminate()
-        gateway.wait(timeout=10)
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[tuple[Page, list[str]]]:
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 1000}, locale="es-MX", accept_downloads=True
-    )
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-    try:
-        yield page, errors
-    finally:
-        context.close()
+    # Failed requests are not errors here: a refused token is what one test checks.
+    with watched_page(
+        browser,
+        failed_requests=False,
+        viewport={"width": 1280, "height": 1000},
+        locale="es-MX",
+        accept_downloads=True,
+    ) as watched:
+        yield watched
 
 
 def figures(store: str, period: Period) -> Insights:
@@ -160,12 +109,7 @@ def expect_figures(page: Page, expected: Insights) -> None:
 
 def sign_in(page: Page, url: str) -> None:
     page.goto(f"{url}/insights")
-    panel = page.get_by_test_id("dev-panel")
-    expect(panel).to_be_visible()
-    if panel.get_attribute("open") is None:
-        panel.locator("summary").click()
-    page.get_by_test_id("dev-user").select_option(ELENA)
-    page.get_by_test_id("dev-login").click()
+    dev_sign_in(page, ELENA)
     expect(page.get_by_test_id("whoami")).to_have_text("Conectado como Elena Supervisión")
 
 

@@ -10,25 +10,22 @@ without /usr/bin/chromium).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from sqlalchemy import insert, select
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import Connection, insert, select
 
 from bot.settings import PROJECT_ROOT
 from bot.store.db import make_engine
 from bot.store.models import ReviewItem
-from tests.e2e.conftest import free_port
-from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.chromium import ARTIFACTS, CHROMIUM, dev_sign_in, watched_page
+from tests.e2e.own_gateway import supervisor_gateway
 
 pytestmark = [
     pytest.mark.e2e,
@@ -48,22 +45,9 @@ WAITING = [
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     """A seeded store with messages waiting for review and a gateway on it: (its URL, its environment)."""
     store = f"sqlite:///{tmp_path_factory.mktemp('review-e2e') / 'bot.db'}"
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": store,
-        "DEV_MODE": "true",
-        "GATEWAY_HOST": "127.0.0.1",
-        "GATEWAY_PORT": str(port),
-        "METRICS_PORT": "0",
-        "JWT_SECRET": JWT_SECRET,
-        "TWILIO_ACCOUNT_SID": "",
-        "EVENTS_URL": "",
-    }
-    subprocess.run([sys.executable, "-m", "bot.cli", "seed"], cwd=PROJECT_ROOT, env=env, check=True)
-    engine = make_engine(store)
     now = datetime.now(UTC)
-    with engine.begin() as connection:
+
+    def waiting(connection: Connection) -> None:
         for index, text in enumerate(WAITING):
             context = [
                 {"role": "user", "text": "hola"},
@@ -84,53 +68,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
                     status="waiting",
                 )
             )
-    engine.dispose()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = (ARTIFACTS / "review-gateway.log").open("w")
-    gateway = subprocess.Popen(
-        [sys.executable, "-m", "bot.gateway"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/insights/review", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                if gateway.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("the gateway did not start: see test-artifacts/review-gateway.log")
-                time.sleep(0.2)
-        yield url, env
-    finally:
-        gateway.terminate()
-        gateway.wait(timeout=10)
-        log.close()
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with supervisor_gateway(store, JWT_SECRET, "review", "/insights/review", waiting) as running:
+        yield running
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[tuple[Page, list[str]]]:
-    context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="es-MX")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-    try:
-        yield page, errors
-    finally:
-        context.close()
+    with watched_page(
+        browser, failed_requests=False, viewport={"width": 1280, "height": 1000}, locale="es-MX"
+    ) as watched:
+        yield watched
 
 
 def test_a_supervisor_labels_a_group_sets_one_aside_and_the_export_has_them(
@@ -142,12 +90,7 @@ def test_a_supervisor_labels_a_group_sets_one_aside_and_the_export_has_them(
     expect(tab.get_by_test_id("review-error")).to_have_text(
         "Necesitas iniciar sesión con un perfil de supervisor."
     )
-    panel = tab.get_by_test_id("dev-panel")
-    expect(panel).to_be_visible()
-    if panel.get_attribute("open") is None:
-        panel.locator("summary").click()
-    tab.get_by_test_id("dev-user").select_option(ELENA)
-    tab.get_by_test_id("dev-login").click()
+    dev_sign_in(tab, ELENA)
     expect(tab.get_by_test_id("whoami")).to_have_text("Conectado como Elena Supervisión")
 
     # How many wait, and the two questions about the Expert's price in one group, first.

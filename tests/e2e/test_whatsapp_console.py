@@ -19,9 +19,9 @@ from bot.answers.notices import OPTED_OUT, OPTED_OUT_NOTE
 from bot.store.db import make_engine, make_sessionmaker
 from bot.store.models import Contact
 from testkit.fake_twilio import FakeTwilio
+from tests.e2e.chromium import ARTIFACTS, CHROMIUM, dev_sign_in
 from tests.e2e.conftest import REOPEN_TEMPLATE_SID, E2EStack
-from tests.e2e.test_agent_console import CARLA_EMAIL, LIVE_MS, agent, browser, console  # noqa: F401
-from tests.e2e.test_browser import ARTIFACTS, CHROMIUM
+from tests.e2e.test_agent_console import CARLA_EMAIL, LIVE_MS, agent, console  # noqa: F401
 from tests.e2e.test_handoff_e2e import Agent
 from tests.e2e.test_whatsapp import new_number
 
@@ -64,11 +64,7 @@ def twilio(stack: E2EStack) -> Iterator[FakeTwilio]:
 
 def sign_in(page: Page, gateway_url: str) -> None:
     page.goto(f"{gateway_url}/agent")
-    panel = page.get_by_test_id("dev-panel")
-    if panel.get_attribute("open") is None:
-        panel.locator("summary").click()
-    page.get_by_test_id("dev-user").select_option(CARLA_EMAIL)
-    page.get_by_test_id("dev-login").click()
+    dev_sign_in(page, CARLA_EMAIL)
     expect(page.get_by_test_id("agent-connection")).to_have_attribute("data-state", "live", timeout=LIVE_MS)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,16 +11,15 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, func, inspect, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, func, inspect, select, text
 
 from bot.catalogue.models import Catalogue
 from bot.store.catalogue_repo import read_catalogue, save_catalogue
 from bot.store.db import make_engine, make_sessionmaker
 from bot.store.migrate import FIRST_REVISION, alembic_config, current_revision, upgrade
 from bot.store.models import Base
+from tests.stores import postgres_schema
 
-POSTGRES_URL = os.environ.get("BOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CATALOGUE_TABLES = [table for name, table in Base.metadata.tables.items() if name.startswith("catalogue_")]
 ACCOUNT_TABLES = {name for name in Base.metadata.tables if not name.startswith("catalogue_")}
 
@@ -134,23 +131,8 @@ def test_downgrade_to_first_revision_and_back(engine: Engine, source_catalogue: 
 @pytest.fixture
 def postgres_engine() -> Iterator[Engine]:
     """An engine on a fresh, throw-away schema of the test PostgreSQL server (skipped when unreachable)."""
-    pytest.importorskip("psycopg", reason="psycopg is not installed: PostgreSQL migrations not tested")
-    admin = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-    schema = f"test_migrations_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as error:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable ({type(error.orig).__name__}): not tested")
-    engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
+    with postgres_schema("test_migrations") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_postgresql_upgrade_downgrade_and_adoption(

@@ -3,24 +3,20 @@ comments next to each row), on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, insert, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, insert
 
 from bot.insights import figures
 from bot.insights.period import Period, PeriodError, period_from
 from bot.insights.report import as_csv, as_json, compute
-from bot.store.db import make_engine
 from bot.store.migrate import upgrade
 from bot.store.models import Account, Handoff, InboundMessage, User
+from tests.stores import empty_store
 
-POSTGRES_URL = os.environ.get("BOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PERIOD = Period(date(2026, 11, 1), date(2026, 11, 3))  # day 3 has nothing: its shares are empty
 CARLA, DIEGO = 7, 9
 A, B, C = "web:u:1", "web:a:b", "whatsapp:+5215500000001"  # signed in, anonymous, anonymous
@@ -111,30 +107,9 @@ def fill(engine: Engine) -> None:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """The hand-made store, migrated to head, on each database (PostgreSQL skipped when unreachable)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('insights') / 'store.db'}")
+    with empty_store(request.param, tmp_path_factory.mktemp("insights"), "test_insights") as engine:
         fill(engine)
         yield engine
-        engine.dispose()
-        return
-    pytest.importorskip("psycopg", reason="psycopg is not installed: PostgreSQL not tested")
-    admin = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-    schema = f"test_insights_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as error:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable ({type(error.orig).__name__}): not tested")
-    engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        fill(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_volume(store: Engine) -> None:

@@ -4,24 +4,23 @@ never asked of a customer who opted out, open only for the next message and for 
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.handoff.csat import Open, Surveys
 from bot.store import review
-from bot.store.db import make_engine, make_sessionmaker
+from bot.store.db import make_sessionmaker
 from bot.store.migrate import upgrade
 from bot.store.models import Contact, Handoff, InboundMessage, ReviewItem
+from tests.stores import empty_store
 
-POSTGRES_URL = os.environ.get("BOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOW = datetime.now(UTC)
 
 
@@ -30,30 +29,9 @@ def sessions(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[sessionmaker[Session]]:
     """A migrated, empty store on each database."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('review') / 'store.db'}")
+    with empty_store(request.param, tmp_path_factory.mktemp("review"), "test_review") as engine:
         upgrade(engine)
         yield make_sessionmaker(engine)
-        engine.dispose()
-        return
-    pytest.importorskip("psycopg", reason="psycopg is not installed: PostgreSQL not tested")
-    admin = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-    schema = f"test_review_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as error:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable ({type(error.orig).__name__}): not tested")
-    server: Engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        upgrade(server)
-        yield make_sessionmaker(server)
-    finally:
-        server.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def message(

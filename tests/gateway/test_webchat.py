@@ -81,6 +81,19 @@ async def test_each_page_loads_the_shared_files_before_its_own(gateway: Gateway,
         assert (await gateway.client.get(asset)).status == 200
 
 
+@pytest.mark.parametrize(
+    ("path", "own"), [("/agent", "agent"), ("/insights", "insights"), ("/insights/review", "review")]
+)
+async def test_each_staff_page_loads_the_consoles_shared_script_between_common_and_its_own(
+    gateway: Gateway, path: str, own: str
+) -> None:
+    page = await (await gateway.client.get(path)).text()
+    # console.js (sign-in, token, development panel) needs common.js, and the page's own script needs it.
+    scripts = ["/static/common.js", "/static/console.js", f"/static/{own}.js"]
+    assert sorted(scripts, key=page.index) == scripts
+    assert (await gateway.client.get("/static/console.js")).status == 200
+
+
 # --- anonymous conversations ----------------------------------------------------------------------------
 async def test_anonymous_message_sets_a_signed_cookie_and_returns_the_engine_answer(
     gateway: Gateway, engine: FakeEngine

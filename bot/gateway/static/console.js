@@ -19,6 +19,17 @@
     signedIn: "Sesión iniciada",
   };
 
+  /** The supervisors' pages (insights, review): one token, one profile, the same texts. */
+  const SUPERVISOR = Object.freeze({
+    tokenKey: "zcc.supervisor.token",
+    profile: "supervisor",
+    needProfile: "Necesitas iniciar sesión con un perfil de supervisor.",
+    texts: Object.freeze({
+      devNone: "No hay usuarios con perfil de supervisor.",
+      devLoginFailed: "No se pudo iniciar sesión.",
+    }),
+  });
+
   const $ = (id) => document.getElementById(id);
 
   /** The page's error banner (`<prefix>-error-box`, `<prefix>-error`, `<prefix>-error-close`). */
@@ -159,5 +170,5 @@
     };
   }
 
-  window.zcc = Object.freeze(Object.assign({}, window.zcc, { staff: Object.freeze({ TEXTS, errorBanner, refusal, claimedName, signIn }) }));
+  window.zcc = Object.freeze(Object.assign({}, window.zcc, { staff: Object.freeze({ TEXTS, SUPERVISOR, errorBanner, refusal, claimedName, signIn }) }));
 })();

@@ -8,10 +8,9 @@
   "use strict";
 
   const { requestJson, messageOf, el } = window.zcc;
-  const { errorBanner, refusal, claimedName, signIn, TEXTS: SHARED } = window.zcc.staff;
+  const { errorBanner, refusal, claimedName, signIn, SUPERVISOR, TEXTS: SHARED } = window.zcc.staff;
 
   const TEXTS = {
-    needSupervisor: "Necesitas iniciar sesión con un perfil de supervisor.",
     badRange: "Elige la fecha inicial y la final del rango.",
     loading: "Cargando indicadores…",
     shown: (from, to, channel) => `Del ${from} al ${to} · ${channel}`,
@@ -24,8 +23,6 @@
     handoffs: "Derivaciones",
     ratingsLabel: "Calificaciones",
     turns: "Mensajes",
-    devNone: "No hay usuarios con perfil de supervisor.",
-    devLoginFailed: "No se pudo iniciar sesión.",
     csvFailed: "No se pudo descargar el CSV.",
   };
 
@@ -204,7 +201,7 @@
   // ---------------------------------------------------------------------------------------------
   // Loading
 
-  const refused = (r) => refusal(r, TEXTS.needSupervisor);
+  const refused = (r) => refusal(r, SUPERVISOR.needProfile);
 
   async function load() {
     if (!state.token) return;
@@ -267,13 +264,7 @@
   // ---------------------------------------------------------------------------------------------
   // Session
 
-  const session = signIn({
-    tokenKey: "zcc.supervisor.token",
-    profile: "supervisor",
-    current: () => state.token,
-    start: startSession,
-    texts: { devNone: TEXTS.devNone, devLoginFailed: TEXTS.devLoginFailed },
-  });
+  const session = signIn({ ...SUPERVISOR, current: () => state.token, start: startSession });
 
   function startSession(token, name) {
     state.token = token;
@@ -281,7 +272,7 @@
     session.show(token, name || claimedName(token, false));
     downloadButton.disabled = !token;
     if (!token) {
-      showError(TEXTS.needSupervisor);
+      showError(SUPERVISOR.needProfile);
       session.offer();
       return;
     }

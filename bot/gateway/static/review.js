@@ -9,10 +9,9 @@
   "use strict";
 
   const { isStr, requestJson, el } = window.zcc;
-  const { errorBanner, refusal, claimedName, signIn } = window.zcc.staff;
+  const { errorBanner, refusal, claimedName, signIn, SUPERVISOR } = window.zcc.staff;
 
   const TEXTS = {
-    needSupervisor: "Necesitas iniciar sesión con un perfil de supervisor.",
     loading: "Cargando mensajes…",
     waiting: (n) => (n === 1 ? "1 mensaje en espera de revisión" : `${n} mensajes en espera de revisión`),
     shownOf: (shown, n) => ` (se muestran los ${shown} más antiguos)`,
@@ -36,8 +35,6 @@
     noIntent: "Elige una intención.",
     done: (n) => (n === 1 ? "1 mensaje revisado." : `${n} mensajes revisados.`),
     select: (text) => `Incluir «${text}»`,
-    devNone: "No hay usuarios con perfil de supervisor.",
-    devLoginFailed: "No se pudo iniciar sesión.",
   };
 
   const $ = (id) => document.getElementById(id);
@@ -47,7 +44,7 @@
   const state = { token: "", generation: 0, lastDone: "" };
 
   const { show: showError, clear: clearError } = errorBanner("review");
-  const refused = (r) => refusal(r, TEXTS.needSupervisor);
+  const refused = (r) => refusal(r, SUPERVISOR.needProfile);
 
   const headers = () => ({ Accept: "application/json", Authorization: `Bearer ${state.token}` });
 
@@ -209,13 +206,7 @@
   // ---------------------------------------------------------------------------------------------
   // Session
 
-  const session = signIn({
-    tokenKey: "zcc.supervisor.token",
-    profile: "supervisor",
-    current: () => state.token,
-    start: startSession,
-    texts: { devNone: TEXTS.devNone, devLoginFailed: TEXTS.devLoginFailed },
-  });
+  const session = signIn({ ...SUPERVISOR, current: () => state.token, start: startSession });
 
   function startSession(token, name) {
     state.token = token;
@@ -225,7 +216,7 @@
     if (!token) {
       groupsBox.replaceChildren();
       waitingLine.textContent = "";
-      showError(TEXTS.needSupervisor);
+      showError(SUPERVISOR.needProfile);
       session.offer();
       return;
     }

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -41,7 +41,9 @@ class RestartPolicy:
     # A restarted child must answer within this long (the engine loads its model first).
     start_seconds: float = 180.0
     check_interval: float = 1.0
-    probe_timeout: float = 3.0
+    # A busy child (a gateway draining a backlog on a loaded machine) may take seconds to answer: it is
+    # alive. A frozen one never answers, and is killed UNRESPONSIVE_SECONDS after its last answer.
+    probe_timeout: float = 10.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RestartPolicy:
@@ -83,6 +85,8 @@ class _Watch:
     ready: bool = True
     restart_at: float | None = None
     restarts: deque[float] = field(default_factory=deque)
+    # The health check under way (one at a time; a restart forgets it, its answer was the old process's).
+    probe: Future[bool] | None = None
 
 
 class Supervisor:
@@ -103,7 +107,10 @@ class Supervisor:
         self._clock = clock
         now = clock()
         self._watches = [_Watch(member, now) for member in stack.members]
-        self._pool = ThreadPoolExecutor(max_workers=max(1, len(stack.members)), thread_name_prefix="health")
+        # Two threads a child: a forgotten check of a restarted child may still be waiting for its answer.
+        self._pool = ThreadPoolExecutor(
+            max_workers=2 * max(1, len(stack.members)), thread_name_prefix="health"
+        )
 
     def close(self) -> None:
         """Release the health-check threads."""
@@ -118,21 +125,13 @@ class Supervisor:
         return all(w.ready and w.restart_at is None for w in self._watches)
 
     def check(self) -> None:
-        """One round: restart what is due, health-check the rest (side by side), act on the results.
-        Raises GaveUp when a child needs restarting once too often."""
+        """One round: restart what is due, collect the health checks that finished, start new ones (in
+        threads: a round never waits for a slow answer), act. Raises GaveUp when a child needs restarting
+        once too often."""
         now = self._clock()
         for watch in self._watches:
             if watch.restart_at is not None and now >= watch.restart_at:
                 self._start(watch, now)
-        alive = [w for w in self._watches if w.restart_at is None and _running(w.service)]
-        healthy = dict(
-            zip(
-                (id(w) for w in alive),
-                self._pool.map(lambda w: self._probe(w.service.ready_url, self.policy.probe_timeout), alive),
-                strict=True,
-            )
-        )
-        now = self._clock()
         for watch in self._watches:
             if watch.restart_at is not None:
                 continue
@@ -140,11 +139,18 @@ class Supervisor:
             if process is None or process.poll() is not None:
                 code = None if process is None else process.returncode
                 self._schedule(watch, now, f"{watch.service.name} exited with code {code}")
-            elif healthy.get(id(watch)):
-                if not watch.ready:
-                    self._log(f"{watch.service.name} is back, answering after {now - watch.since:.1f} s")
-                watch.ready, watch.since = True, now
-            elif watch.ready and now - watch.since >= self.policy.unresponsive_seconds:
+                continue
+            if watch.probe is not None and watch.probe.done():
+                answered, watch.probe = watch.probe.result(), None
+                if answered:
+                    if not watch.ready:
+                        self._log(f"{watch.service.name} is back, answering after {now - watch.since:.1f} s")
+                    watch.ready, watch.since = True, now
+            if watch.probe is None:
+                watch.probe = self._pool.submit(
+                    self._probe, watch.service.ready_url, self.policy.probe_timeout
+                )
+            if watch.ready and now - watch.since >= self.policy.unresponsive_seconds:
                 _kill(process)
                 self._schedule(
                     watch,
@@ -154,10 +160,9 @@ class Supervisor:
                 )
             elif not watch.ready and now - watch.since >= self.policy.start_seconds:
                 _kill(process)
+                late = f"{now - watch.since:.0f} s"
                 self._schedule(
-                    watch,
-                    now,
-                    f"{watch.service.name} was not ready {now - watch.since:.0f} s after its start: killed",
+                    watch, now, f"{watch.service.name} was not ready {late} after its start: killed"
                 )
 
     def _watch(self, name: str) -> _Watch:
@@ -172,7 +177,7 @@ class Supervisor:
                 f"{self.policy.window_seconds:.0f} s, so the stack stops (see its log)"
             )
         pause = self.policy.pause(len(watch.restarts))
-        watch.restart_at = now + pause
+        watch.restart_at, watch.probe = now + pause, None
         self._log(
             f"{why}; restarting it in {pause:g} s "
             f"(restart {len(watch.restarts) + 1} of at most {self.policy.limit} "

@@ -145,3 +145,36 @@ def test_stopping_a_supervised_stack_leaves_nothing_running(stack: Stack) -> Non
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+SLOW_SERVER = """
+import http.server, sys, time
+class Slow(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        time.sleep(1.0)  # busy, as a gateway draining a backlog on a loaded machine
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Slow).serve_forever()
+"""
+
+
+def test_a_busy_child_answering_slowly_is_not_killed(tmp_path: Path) -> None:
+    port = _free_port()
+    busy = Service("busy", [sys.executable, "-c", SLOW_SERVER, str(port)], f"http://127.0.0.1:{port}/")
+    stack = Stack([busy], root=tmp_path)
+    stack.start(timeout=30)
+    lines: list[str] = []
+    patient = RestartPolicy(unresponsive_seconds=2.5, probe_timeout=5.0, check_interval=0.1)
+    supervisor = Supervisor(stack, patient, log=lines.append)
+    try:
+        pid = _pid(stack, "busy")
+        deadline = time.monotonic() + 6  # several answers, each a second late
+        while time.monotonic() < deadline:
+            supervisor.check()  # never waits for the slow answers
+            time.sleep(0.1)
+        assert _pid(stack, "busy") == pid and lines == []
+    finally:
+        supervisor.close()
+        stack.stop(grace=2)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from bot import engine_config
 from bot.model import engine_executable, model_path
-from bot.settings import PROJECT_ROOT, Settings, get_settings
 from bot.process_supervisor import GaveUp, RestartPolicy, Supervisor
+from bot.settings import PROJECT_ROOT, Settings, get_settings
 
 
 @dataclass

@@ -15,6 +15,7 @@ from bot.dialogue.report import TurnReport
 from bot.gateway.contacts import Arrival, arrived
 from bot.gateway.outbound import Draft
 from bot.gateway.outbox import Queued, queue_texts
+from bot.handoff.csat import SURVEY_LAPSE
 from bot.handoff.queue import ACTIVE
 from bot.store.db import in_store
 from bot.store.models import Handoff, InboundMessage, User
@@ -64,6 +65,9 @@ class Taken:
     current: Inbound | None = None
     # The sender's conversation is handed off to a person.
     handed_off: bool = False
+    # The sender was asked the satisfaction question (or rated) within its lapse and has not commented:
+    # this message may answer it. Most senders never are, and skip the survey's own trip to the store.
+    surveyed: bool = False
 
 
 def _leased(row: InboundMessage) -> bool:
@@ -264,7 +268,7 @@ class Inbox:
     ) -> Taken:
         """Before answering a message, in one transaction: the sender's earlier unanswered messages (when
         asked; if there are some, nothing else is done: they go first); else this message's lease (as
-        `claim`), its stored state, and whether the sender is handed off."""
+        `claim`), its stored state, whether the sender is handed off and whether a survey may be open."""
 
         def run() -> Taken:
             moment = _now()
@@ -284,10 +288,19 @@ class Inbox:
                 if not self._claim(session, message.id, owner, moment, seconds):
                     return Taken([], False)
                 row = session.get(InboundMessage, message.id)
-                handed_off = session.scalar(
-                    select(exists().where(Handoff.sender_id == message.sender_id, Handoff.status.in_(ACTIVE)))
-                )
-                return Taken([], True, None if row is None else _inbound(row), bool(handed_off))
+                recent = moment - SURVEY_LAPSE
+                handed_off, surveyed = session.execute(
+                    select(
+                        exists().where(Handoff.sender_id == message.sender_id, Handoff.status.in_(ACTIVE)),
+                        exists().where(
+                            Handoff.sender_id == message.sender_id,
+                            Handoff.csat_comment.is_(None),
+                            or_(Handoff.csat_asked_at >= recent, Handoff.csat_rated_at >= recent),
+                        ),
+                    )
+                ).one()
+                current = None if row is None else _inbound(row)
+                return Taken([], True, current, bool(handed_off), bool(surveyed))
 
         return await in_store(self._sessions, run)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.gateway.inbox import Inbox
+from bot.handoff.csat import SURVEY_LAPSE
 from bot.store.db import make_engine, make_sessionmaker
 from bot.store.models import Handoff
 
@@ -57,3 +58,37 @@ async def test_the_hand_off_comes_with_the_claim(database_url: str) -> None:
         for handoff in session.query(Handoff).filter_by(sender_id="wa:+2"):
             handoff.status = "resolved"
     assert not (await inbox.take(message, "replica-a", 30)).handed_off
+
+
+async def test_whether_a_survey_may_be_open_comes_with_the_claim(database_url: str) -> None:
+    """Asked (or rated) within the lapse and not commented on: the message may answer the survey; else the
+    survey's own store trip is skipped."""
+    inbox, sessions = _inbox(database_url)
+    message, _ = await inbox.record("webchat", "w5", "web:5", None, "4", {})
+    assert not (await inbox.take(message, "replica-a", 30)).surveyed  # never asked
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        session.add(
+            Handoff(
+                sender_id="web:5",
+                channel="webchat",
+                reason="requested",
+                status="resolved",
+                created_at=now - timedelta(hours=3),
+                csat_asked_at=now - timedelta(minutes=5),
+            )
+        )
+    assert (await inbox.take(message, "replica-a", 30)).surveyed
+    with sessions.begin() as session:  # asked too long ago
+        session.query(Handoff).filter_by(sender_id="web:5").update(
+            {"csat_asked_at": now - SURVEY_LAPSE - timedelta(minutes=1)}
+        )
+    assert not (await inbox.take(message, "replica-a", 30)).surveyed
+    with sessions.begin() as session:  # but rated within the lapse: a comment may follow
+        session.query(Handoff).filter_by(sender_id="web:5").update(
+            {"csat_rating": 4, "csat_rated_at": now - timedelta(minutes=1)}
+        )
+    assert (await inbox.take(message, "replica-a", 30)).surveyed
+    with sessions.begin() as session:  # commented: the survey is over
+        session.query(Handoff).filter_by(sender_id="web:5").update({"csat_comment": "muy bien"})
+    assert not (await inbox.take(message, "replica-a", 30)).surveyed

@@ -61,8 +61,10 @@ class Answerer:
         catalogue = (await self._catalogue.current()).catalogue
         return card_data_warning(catalogue, Question("share_card_data")).messages[0].text
 
-    async def answer(self, inbound: Inbound, handed_off: bool) -> Answer | None:
-        """The replies to a claimed message; None while the engine is unavailable (it stays stored)."""
+    async def answer(self, inbound: Inbound, handed_off: bool, surveyed: bool = False) -> Answer | None:
+        """The replies to a claimed message; None while the engine is unavailable (it stays stored).
+        `handed_off` and `surveyed` are what `Inbox.take` found: a person has the conversation; the sender
+        may be answering the satisfaction question."""
         kind = inbound.meta.get("kind", "text")
         if kind == OPT_OUT:
             # Before anything else, a hand-off included: nobody may write to them any more.
@@ -78,7 +80,7 @@ class Answerer:
             notice = str(inbound.meta["notice"])
             return Answer([{"text": notice}] if notice else [])
         # The answer to the satisfaction question after a hand-off is not a question for the assistant.
-        survey = await self._handoffs.survey_answer(inbound)
+        survey = await self._handoffs.survey_answer(inbound) if surveyed else None
         if survey is not None:
             return Answer(survey)
         replies = await self._engine_replies(inbound)

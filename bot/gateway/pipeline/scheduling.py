@@ -141,7 +141,7 @@ class Scheduler:
 
     async def _answer_claimed(self, inbound: Inbound, taken: Taken) -> Replies | None:
         """The message is ours (claimed, so still pending): answer it and deliver the answer."""
-        answer = await self._answerer.answer(inbound, taken.handed_off)
+        answer = await self._answerer.answer(inbound, taken.handed_off, taken.surveyed)
         if answer is None:
             channel = self._channels.get(inbound.channel)
             delivers_later = channel is not None and not channel.answers_in_response

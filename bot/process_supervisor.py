@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -124,6 +125,13 @@ class Supervisor:
         """Every child running and answering."""
         return all(w.ready and w.restart_at is None for w in self._watches)
 
+    def run(self, stop: threading.Event) -> None:
+        """Check every `check_interval` seconds until `stop` is set (it wakes the wait at once). Raises
+        GaveUp when a child needs restarting once too often."""
+        while not stop.is_set():
+            self.check()
+            stop.wait(self.policy.check_interval)
+
     def check(self) -> None:
         """One round: restart what is due, collect the health checks that finished, start new ones (in
         threads: a round never waits for a slow answer), act. Raises GaveUp when a child needs restarting
@@ -151,7 +159,7 @@ class Supervisor:
                     self._probe, watch.service.ready_url, self.policy.probe_timeout
                 )
             if watch.ready and now - watch.since >= self.policy.unresponsive_seconds:
-                _kill(process)
+                kill_group(process)
                 self._schedule(
                     watch,
                     now,
@@ -159,7 +167,7 @@ class Supervisor:
                     f"{now - watch.since:.0f} s: killed",
                 )
             elif not watch.ready and now - watch.since >= self.policy.start_seconds:
-                _kill(process)
+                kill_group(process)
                 late = f"{now - watch.since:.0f} s"
                 self._schedule(
                     watch, now, f"{watch.service.name} was not ready {late} after its start: killed"
@@ -195,11 +203,7 @@ class Supervisor:
             watch.service.process = None
 
 
-def _running(service: Service) -> bool:
-    return service.process is not None and service.process.poll() is None
-
-
-def _kill(process: subprocess.Popen[bytes]) -> None:
+def kill_group(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL the child's whole process group (a stopped process cannot handle SIGTERM) and reap it."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)

@@ -8,9 +8,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from bot import engine_config
 from bot.model import engine_executable, model_path
-from bot.process_supervisor import GaveUp, RestartPolicy, Supervisor
+from bot.process_supervisor import GaveUp, RestartPolicy, Supervisor, answers
 from bot.settings import PROJECT_ROOT, Settings, get_settings
 
 
@@ -96,14 +95,6 @@ def services(settings: Settings, model: Path, root: Path = PROJECT_ROOT) -> list
     ]
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 class Stack:
     """A group of services started together and stopped together."""
 
@@ -117,7 +108,7 @@ class Stack:
     def start(self, timeout: float = 180.0, poll: float = 0.5) -> dict[str, float]:
         """Start every service and wait until each answers; return, per service, the seconds until it
         was ready. Raises (after stopping the stack) when one dies or is not ready in time."""
-        busy = [s.name for s in self.members if _answers(s.ready_url)]
+        busy = [s.name for s in self.members if answers(s.ready_url, timeout=2)]
         if busy:
             # Another copy is already listening: ours could not bind, and answers would come from it.
             raise RuntimeError(f"already running elsewhere: {', '.join(busy)} (stop it first)")
@@ -132,7 +123,7 @@ class Stack:
                 if service.process.poll() is not None:
                     self.stop()
                     raise RuntimeError(f"{service.name} exited with code {service.process.returncode}")
-                if _answers(service.ready_url):
+                if answers(service.ready_url, timeout=2):
                     ready[service.name] = round(time.monotonic() - begin, 2)
                     print(f"  {service.name} ready after {ready[service.name]:.1f} s", flush=True)
                     pending.remove(service)
@@ -162,10 +153,6 @@ class Stack:
         )
         if output is not None:
             output.close()  # the child holds its own copy
-
-    def dead(self) -> list[Service]:
-        """Services whose process has exited."""
-        return [s for s in self.members if s.process is not None and s.process.poll() is not None]
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop the services from the front (gateways) to the back (action server), each after the one
@@ -243,11 +230,10 @@ Press Ctrl-C to stop.
 def main() -> int:
     """Run the stack in the foreground until Ctrl-C or SIGTERM."""
     settings = get_settings()
-    stopping = False
+    stopping = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+        stopping.set()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -257,9 +243,7 @@ def main() -> int:
         print(_usage(settings), flush=True)
         supervisor = Supervisor(stack, policy)
         try:
-            while not stopping:
-                supervisor.check()
-                _pause(policy.check_interval, lambda: stopping)
+            supervisor.run(stopping)
         except GaveUp as error:
             print(f"Stopped: {error}", file=sys.stderr, flush=True)
             return 1
@@ -268,13 +252,6 @@ def main() -> int:
         print("Stopping...", flush=True)
     print("Stopped.")
     return 0
-
-
-def _pause(seconds: float, stopping: Callable[[], bool]) -> None:
-    """Sleep, waking early when asked to stop."""
-    deadline = time.monotonic() + seconds
-    while not stopping() and time.monotonic() < deadline:
-        time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 
 from bot.model import model_path
-from bot.process_supervisor import GaveUp, RestartPolicy, Supervisor, answers
+from bot.process_supervisor import GaveUp, RestartPolicy, Supervisor, answers, kill_group
 from bot.serve import Service, Stack, services
 from bot.settings import PROJECT_ROOT, Settings
 from bot.store import history
@@ -136,7 +135,8 @@ class Topology:
         self.supervisor: Supervisor | None = None
         # Why supervision stopped the stack, if it did (a child restarted too often).
         self.gave_up: GaveUp | None = None
-        self._supervising = threading.Event()
+        self._unsupervised = threading.Event()  # set: not supervising (wakes the supervisor to stop)
+        self._unsupervised.set()
         self._supervision: threading.Thread | None = None
         query = query_url or store_url
         self.db: Engine = make_engine(query) if query.startswith("sqlite") else create_engine(query)
@@ -165,26 +165,23 @@ class Topology:
         self.supervisor = Supervisor(
             self.stack, policy or RestartPolicy.from_settings(self.settings), log=self._log_supervision
         )
-        self._supervising.set()
+        self._unsupervised.clear()
         self._supervision = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
         self._supervision.start()
 
     def _supervise(self) -> None:
         assert self.supervisor is not None
-        while self._supervising.is_set():
-            try:
-                self.supervisor.check()
-            except GaveUp as error:
-                self.gave_up = error
-                return
-            time.sleep(self.supervisor.policy.check_interval)
+        try:
+            self.supervisor.run(self._unsupervised)
+        except GaveUp as error:
+            self.gave_up = error
 
     def _log_supervision(self, line: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] supervisor: {line}", flush=True)
 
     def unsupervise(self) -> None:
         """Stop restarting services (before stopping them)."""
-        self._supervising.clear()
+        self._unsupervised.set()
         if self._supervision is not None:
             self._supervision.join(30)
         if self.supervisor is not None:
@@ -213,8 +210,7 @@ class Topology:
         """SIGKILL a service's process group (no clean shutdown) and reap it."""
         member = self.service(name)
         assert member.process is not None and member.process.poll() is None, f"{name} is not running"
-        os.killpg(member.process.pid, signal.SIGKILL)
-        member.process.wait(10)
+        kill_group(member.process)
 
     def answering(self, name: str) -> bool:
         """Whether a service answers its health check."""

@@ -91,7 +91,6 @@ class Scheduler:
             self._stalled.set()
         else:
             self._stalled.clear()
-            self._pause = PROBE_SECONDS
 
     def answer_later(self, inbound: Inbound) -> None:
         """Answer in the background (channels that deliver later acknowledge their webhook at once)."""
@@ -221,6 +220,10 @@ class Scheduler:
                     await self.retry_pending()
                 except Exception:
                     log.exception("retrying pending messages failed")
+                if not self.stalled:
+                    # Nothing kept: the next outage is probed at the quick pace again. (A round that kept
+                    # messages with the engine answering keeps the doubled pause of `_next_round`.)
+                    self._pause = PROBE_SECONDS
         finally:
             keeper.cancel()
 

@@ -36,7 +36,8 @@ class OldestFirst:
             self._release()
 
     async def _acquire(self, message_id: int) -> None:
-        if self._free > 0 and not self.waiting:
+        # A free slot means nobody waits: `_release` frees one only when no live waiter is left.
+        if self._free > 0:
             self._free -= 1
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

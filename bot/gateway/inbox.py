@@ -15,7 +15,7 @@ from bot.dialogue.report import TurnReport
 from bot.gateway.contacts import Arrival, arrived
 from bot.gateway.outbound import Draft
 from bot.gateway.outbox import Queued, queue_texts
-from bot.handoff.csat import SURVEY_LAPSE
+from bot.handoff.csat import may_be_open
 from bot.handoff.queue import ACTIVE
 from bot.store.db import in_store
 from bot.store.models import Handoff, InboundMessage, User
@@ -288,15 +288,10 @@ class Inbox:
                 if not self._claim(session, message.id, owner, moment, seconds):
                     return Taken([], False)
                 row = session.get(InboundMessage, message.id)
-                recent = moment - SURVEY_LAPSE
                 handed_off, surveyed = session.execute(
                     select(
                         exists().where(Handoff.sender_id == message.sender_id, Handoff.status.in_(ACTIVE)),
-                        exists().where(
-                            Handoff.sender_id == message.sender_id,
-                            Handoff.csat_comment.is_(None),
-                            or_(Handoff.csat_asked_at >= recent, Handoff.csat_rated_at >= recent),
-                        ),
+                        may_be_open(message.sender_id, moment),
                     )
                 ).one()
                 current = None if row is None else _inbound(row)

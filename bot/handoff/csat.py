@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.handoff.queue import now
@@ -19,6 +19,18 @@ from bot.store.models import Contact, Handoff, InboundMessage
 # How long after the question a rating is taken, and after the rating a comment.
 SURVEY_LAPSE = timedelta(hours=1)
 COMMENT_LIMIT = 1000
+
+
+def may_be_open(sender_id: str, moment: datetime, lapse: timedelta = SURVEY_LAPSE) -> ColumnElement[bool]:
+    """Whether the sender has a survey this message may answer, as a cheap indexed test (a superset of
+    `Surveys.open_for`, which also checks for a message in between): asked or rated within the lapse, and
+    not commented on yet."""
+    recent = moment - lapse
+    return exists().where(
+        Handoff.sender_id == sender_id,
+        Handoff.csat_comment.is_(None),
+        or_(Handoff.csat_asked_at >= recent, Handoff.csat_rated_at >= recent),
+    )
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import yaml
 from sqlalchemy import create_engine, text
 
 from bot.settings import PROJECT_ROOT, Settings
+from bot.store.db import POSTGRES_CONNECT_ARGS
 
 # Rasa's SQL tracker store doing less per message (engine/engine_tracker_store.py, installed beside the
 # engine): the same table and rows as `type: SQL`, so either reads what the other wrote.
@@ -125,9 +126,11 @@ def prepare_postgresql(url: str) -> None:
     if scheme not in ("postgres", "postgresql"):
         return
     schema = os.environ.get("POSTGRESQL_SCHEMA")
+    search_path = {"options": f"-csearch_path={schema}"} if schema else {}
+    # The store's connection limits: a database that drops packets fails the start, never hangs it.
     engine = create_engine(
         "postgresql+psycopg://" + url.split("://", 1)[1],
-        connect_args={"options": f"-csearch_path={schema}"} if schema else {},
+        connect_args={**POSTGRES_CONNECT_ARGS, **search_path},
     )
     try:
         with engine.begin() as connection:
@@ -163,7 +166,9 @@ def clear_locks(settings: Settings) -> None:
             if exists:
                 connection.execute("DELETE FROM locks")
         return
-    client = redis.Redis.from_url(url)
+    # Bounded like the gateway's Redis clients: an unreachable lock store fails this engine start (the
+    # supervisor counts it) instead of freezing the supervision loop.
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
     try:
         # Rasa's RedisLockStore keys (its default prefix: we configure none).
         stale = list(client.scan_iter(match="lock:*", count=1000))

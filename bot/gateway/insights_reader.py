@@ -5,13 +5,12 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.insights.period import Period
 from bot.insights.report import Insights, compute
 from bot.store.db import in_store, read_apart
-from bot.store.models import ReviewItem
+from bot.store.review import waiting_count
 
 # A period's figures are kept this long: a page load, its CSV and a colleague's look at the same period
 # read the store once (on 100,000 conversations a month's figures take about a second).
@@ -50,7 +49,6 @@ class InsightsReader:
 
         def run() -> int:
             with self._sessions() as session:
-                query = select(func.count()).select_from(ReviewItem).where(ReviewItem.status == "waiting")
-                return int(session.scalar(query) or 0)
+                return waiting_count(session)
 
         return await in_store(self._sessions, run)

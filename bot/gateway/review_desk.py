@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store import review as store
-from bot.store.db import in_store
+from bot.store.db import in_store, read_apart
 
 
 class ReviewDesk:
@@ -24,7 +24,8 @@ class ReviewDesk:
             with self._sessions() as session:
                 return store.waiting_count(session), store.items(session, store.WAITING, limit)
 
-        return await in_store(self._sessions, run)
+        # Hundreds of rows with their conversations: read beside the store thread messages wait for.
+        return await read_apart(self._sessions, run)
 
     async def texts(self, ids: Sequence[int]) -> dict[int, str]:
         """The texts of the waiting items among `ids` (entities are placed in them)."""

@@ -34,7 +34,8 @@ class Insights:
 
 
 def compute(connection: Connection, period: Period) -> Insights:
-    """Every figure of `period`, read in one transaction (they agree with each other)."""
+    """Every figure of `period`, read one after another on one connection (not one snapshot: a message
+    stored meanwhile may count in a later figure and not in an earlier one)."""
     days = figures.conversation_days(connection, period)
     return Insights(
         period,

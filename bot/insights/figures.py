@@ -1,7 +1,7 @@
 """Every figure of the insights page, each defined once, here, and computed in the store.
 
 What a **conversation** is: the user messages of one sender (`inbound_messages.sender_id`, which already
-names the channel: `web:u:<user>`, `web:a:<anonymous id>`, `whatsapp:+<number>`) on one channel during one
+names the channel: `web:u:<user>`, `web:a:<anonymous id>`, `wa:+<number>`) on one channel during one
 UTC calendar day. A conversation belongs to the day of its messages, so a period counts the conversations
 of its days. A **user turn** is one stored inbound message. Hand-offs belong to the period in which they
 were opened (`handoffs.created_at`). Every figure follows the period's channel filter.

@@ -92,7 +92,8 @@ def _conversation(rng: random.Random, n: int, start: datetime, agents: Sequence[
     if signed_in:
         meta["identity"] = {"user_id": SIGNED_IN_USER_BASE + n, "account_id": SIGNED_IN_USER_BASE + n}
     if channel == "whatsapp":
-        sender = reply_to = f"whatsapp:{WHATSAPP_BASE}{n % 1_000_000:06d}"
+        number = f"{WHATSAPP_BASE}{n % 1_000_000:06d}"
+        sender, reply_to = f"wa:{number}", f"whatsapp:{number}"  # as the WhatsApp channel stores them
     else:
         sender, reply_to = (f"web:u:{SIGNED_IN_USER_BASE + n}" if signed_in else f"web:a:{MARK}{n}"), None
 

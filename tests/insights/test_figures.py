@@ -19,8 +19,8 @@ from tests.stores import empty_store
 
 PERIOD = Period(date(2026, 11, 1), date(2026, 11, 3))  # day 3 has nothing: its shares are empty
 CARLA, DIEGO = 7, 9
-A, B, C = "web:u:1", "web:a:b", "whatsapp:+5215500000001"  # signed in, anonymous, anonymous
-D, E, F, G = "whatsapp:+5215510000001", "web:u:3", "web:a:f", "web:a:i"  # signed in, signed in, anon, anon
+A, B, C = "web:u:1", "web:a:b", "wa:+5215500000001"  # signed in, anonymous, anonymous
+D, E, F, G = "wa:+5215510000001", "web:u:3", "web:a:f", "web:a:i"  # signed in, signed in, anon, anon
 SIGNED = {"identity": {"user_id": 1, "account_id": 1}}
 
 

@@ -26,15 +26,10 @@ INBOUND = InboundMessage.__table__
 HANDOFFS = Handoff.__table__
 USERS = User.__table__
 
-# Why conversations were handed off, in the three groups the team reads them by (see REASONS).
-REASON_GROUPS = {
-    "requested": "requested",
-    "not_understood": "not_understood",
-    "billing_dispute": "topic",
-    "refund": "topic",
-    "cancel_contract": "topic",
-    "double_charge": "topic",
-}
+# Why conversations were handed off, in the three groups the team reads them by: every reason of REASONS
+# other than these two is a topic that needs a person (a new one included).
+OWN_GROUPS = ("requested", "not_understood")
+REASON_GROUPS = {reason: reason if reason in OWN_GROUPS else "topic" for reason in REASONS}
 GROUP_NAMES = {
     "requested": "Pidió hablar con una persona",
     "not_understood": "No se entendió dos veces",

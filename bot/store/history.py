@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
+from bot.handoff.triggers import REASONS
 from bot.store.models import Account, Handoff, InboundMessage, User
 
 MARK = "demo-history-"
@@ -50,7 +51,8 @@ INTENTS: tuple[tuple[str, int, bool, str], ...] = (
     ("how_to_contract", 4, False, "¿Cómo contrato?"),
 )
 FALLBACK_TEXTS = ("asdf no entiendo nada", "quiero lo del otro día", "me sale un error raro", "y eso?")
-TOPIC_REASONS = ("billing_dispute", "refund", "cancel_contract", "double_charge")
+# The reasons that are a topic needing a person (the insights group them so too).
+TOPIC_REASONS = tuple(reason for reason in REASONS if reason not in ("requested", "not_understood"))
 RATINGS = (1, 2, 3, 4, 5)
 RATING_WEIGHTS = (8, 6, 11, 27, 48)
 REPLY = [{"text": "Respuesta del asistente (historial de demostración)."}]

@@ -249,12 +249,48 @@ async def test_a_refused_rich_message_falls_back_to_numbered_text(
     hub: Hub = await start_hub()
     twilio.webhooks_to(str(hub.client.make_url("")).rstrip("/"), hub.settings.public_url)
     answering_with(hub, options(2))
-    twilio.refuse_next(ANA_WHATSAPP, 400, 21655, "The ContentSid is Invalid")
+    twilio.refuse_next(ANA_WHATSAPP, 400, 21656, "The Content Variables parameter is invalid")
     await twilio.inbound(ANA_WHATSAPP, "planes")
     await settle(hub)
     last = twilio.messages(ANA_WHATSAPP)[-1]
     assert last.content_sid is None and "1. Plan 1\n2. Plan 2" in last.body
     assert [r["status"] for r in rows(hub.database_url, "outbound_messages")][-1] == "sent"
+    assert len(twilio.messages(ANA_WHATSAPP)) == 2  # the refused rich message, then the text; no retry
+
+
+async def test_a_content_deleted_at_twilio_is_created_again_once(
+    start_hub: StartHub, twilio: FakeTwilio
+) -> None:
+    hub: Hub = await start_hub()
+    twilio.webhooks_to(str(hub.client.make_url("")).rstrip("/"), hub.settings.public_url)
+    answering_with(hub, options(3))
+    await twilio.inbound(ANA_WHATSAPP, "planes")
+    await settle(hub)
+    first = twilio.messages(ANA_WHATSAPP)[-1].content_sid
+    assert first and twilio.contents.delete(first)  # someone deletes it in Twilio's console
+
+    await twilio.inbound(ANA_WHATSAPP, "planes otra vez")
+    await settle(hub)
+    refused, again = twilio.messages(ANA_WHATSAPP)[-2:]
+    assert refused.form.get("ContentSid") == first and not refused.accepted
+    assert again.accepted and again.content_sid and again.content_sid != first
+    assert twilio.content(again.content_sid) is not None
+    assert [r["content_sid"] for r in rows(hub.database_url, "content_templates")] == [again.content_sid]
+    assert len(content_creations(twilio)) == 2
+
+    # Refused again after its re-creation: numbered text, not a loop of creations.
+    for _ in range(2):
+        twilio.refuse_next(ANA_WHATSAPP, 400, 21655, "The ContentSid is Invalid")
+    await twilio.inbound(ANA_WHATSAPP, "y ahora")
+    await settle(hub)
+    last = twilio.messages(ANA_WHATSAPP)[-1]
+    assert last.accepted and last.content_sid is None and "1. Plan 1" in last.body
+    assert len(content_creations(twilio)) == 3
+    assert sum(m.accepted for m in twilio.messages(ANA_WHATSAPP)) == 3  # one per question, none twice
+
+
+def content_creations(twilio: FakeTwilio) -> list[Any]:
+    return [r for r in twilio.wire("/v1/Content") if r.method == "POST"]
 
 
 # --- delivery states --------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ from __future__ import annotations
 # Free-form text outside the 24-hour customer-service window: only an approved template may go.
 WINDOW_CODE = "63016"
 WINDOW_CLOSED = frozenset({WINDOW_CODE})
+# A ContentSid Twilio does not know (the content was deleted, or belongs to another account).
+CONTENT_UNKNOWN = "21655"
 
 EXPLANATIONS = {
     "63016": (

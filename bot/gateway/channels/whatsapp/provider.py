@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.base import values
@@ -20,7 +21,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 from twilio.rest.content.v1.content import ContentList
 
-from bot.gateway.channels.whatsapp.errors import WINDOW_CLOSED
+from bot.gateway.channels.whatsapp.errors import CONTENT_UNKNOWN, WINDOW_CLOSED
 from bot.gateway.outbound import REOPEN, OutboundText, Refused
 from bot.settings import Settings
 from bot.store.db import in_store
@@ -104,6 +105,22 @@ class ContentTemplates:
         self._known[key] = known
         return known
 
+    async def forget(self, definition: dict[str, Any], sid: str) -> None:
+        """Twilio no longer knows `sid` (deleted in its console, or another account's): drop it, so that the
+        next `sid()` creates the content again. Only this SID: another replica may have made a newer one."""
+        key = content_key(definition)
+        if self._known.get(key) == sid:
+            del self._known[key]
+        await in_store(self._sessions, self._drop, key, sid)
+
+    def _drop(self, key: str, sid: str) -> None:
+        with self._sessions.begin() as session:
+            session.execute(
+                delete(ContentTemplate).where(
+                    ContentTemplate.key == key, ContentTemplate.content_sid == sid
+                )
+            )
+
     def _stored(self, key: str) -> str | None:
         with self._sessions() as session:
             row = session.get(ContentTemplate, key)
@@ -157,8 +174,7 @@ class TwilioProvider:
             )
         if text.content:
             try:
-                content_sid = await self._contents.sid(text.content)
-                return await self._create(text.to, content_sid=content_sid)
+                return await self._send_options(text.to, text.content)
             except Refused as refusal:
                 if refusal.window_closed:
                     raise
@@ -169,6 +185,18 @@ class TwilioProvider:
                 log.warning("options to tap could not be created (%s): sending numbered text", error.msg)
         media = [text.media_url] if text.media_url else values.unset
         return await self._create(text.to, body=text.body, media_url=media)
+
+    async def _send_options(self, to: str, definition: dict[str, Any]) -> str:
+        """Options to tap; a kept content Twilio no longer knows is forgotten and created again, once."""
+        content_sid = await self._contents.sid(definition)
+        try:
+            return await self._create(to, content_sid=content_sid)
+        except Refused as refusal:
+            if refusal.code != CONTENT_UNKNOWN:
+                raise
+            log.warning("content %s unknown to Twilio: creating it again", content_sid)
+            await self._contents.forget(definition, content_sid)
+            return await self._create(to, content_sid=await self._contents.sid(definition))
 
     async def _create(self, to: str, **fields: Any) -> str:
         sender = {"messaging_service_sid": self._service} if self._service else {"from_": self._from}

@@ -116,9 +116,7 @@ class ContentTemplates:
     def _drop(self, key: str, sid: str) -> None:
         with self._sessions.begin() as session:
             session.execute(
-                delete(ContentTemplate).where(
-                    ContentTemplate.key == key, ContentTemplate.content_sid == sid
-                )
+                delete(ContentTemplate).where(ContentTemplate.key == key, ContentTemplate.content_sid == sid)
             )
 
     def _stored(self, key: str) -> str | None:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.db import in_store
-from bot.store.models import Contact, ContactEvent, OutboundMessage
+from bot.store.models import Contact, ContactEvent
+from bot.store.tables import CONTACT_EVENTS, CONTACTS, OUTBOUND
 
 OPT_OUT, OPT_IN = "opt_out", "opt_in"
 
@@ -53,49 +55,57 @@ class ContactView:
         return self.last_inbound_at + window
 
 
+# The statements of `arrived` (every message of a contact), built once. Parameters are named apart from
+# the columns an UPDATE sets from its own keys.
+_OPTED_OUT_AT = select(CONTACTS.c.opted_out_at).where(
+    CONTACTS.c.channel == bindparam("by_channel"), CONTACTS.c.address == bindparam("by_address")
+)
+_NEW_CONTACT = insert(CONTACTS)
+_CHANGE_CONTACT = update(CONTACTS).where(
+    CONTACTS.c.channel == bindparam("by_channel"), CONTACTS.c.address == bindparam("by_address")
+)
+_NEW_EVENT = insert(CONTACT_EVENTS)
+_HELD = update(OUTBOUND).where(
+    OUTBOUND.c.channel == bindparam("by_channel"),
+    OUTBOUND.c.recipient == bindparam("by_address"),
+    OUTBOUND.c.status == "held",
+)
+
+
 def arrived(session: Session, arrival: Arrival, at: datetime) -> int:
     """Record a contact's message in the caller's transaction: their window restarts, an opt-out puts them
     on the suppression list (and what waited for them is dropped), any other message takes them off it and
     releases the texts held for their window. Returns how many texts became due."""
-    contact = session.get(Contact, (arrival.channel, arrival.address))
-    if contact is None:
-        contact = Contact(channel=arrival.channel, address=arrival.address)
-        session.add(contact)
-    contact.last_inbound_at = at
+    key = {"by_channel": arrival.channel, "by_address": arrival.address}
+    known = session.execute(_OPTED_OUT_AT, key).first()
+    opting_out = arrival.consent == OPT_OUT
+    changes: dict[str, Any] = {"last_inbound_at": at}
     if arrival.profile_name:
-        contact.profile_name = arrival.profile_name[:120]
-    waiting = (
-        OutboundMessage.channel == arrival.channel,
-        OutboundMessage.recipient == arrival.address,
-        OutboundMessage.status == "held",
-    )
-    if arrival.consent == OPT_OUT:
-        if contact.opted_out_at is None:
-            contact.opted_out_at = at
-            session.add(_event(arrival, OPT_OUT, at))
-        session.execute(
-            update(OutboundMessage)
-            .where(*waiting)
-            .values(status="suppressed")
-            .execution_options(synchronize_session=False)
-        )
+        changes["profile_name"] = arrival.profile_name[:120]
+    if opting_out != (known is not None and known.opted_out_at is not None):
+        changes["opted_out_at"] = at if opting_out else None
+        session.execute(_NEW_EVENT, _event(arrival, OPT_OUT if opting_out else OPT_IN, at))
+    if known is None:
+        session.execute(_NEW_CONTACT, {"channel": arrival.channel, "address": arrival.address, **changes})
+    else:
+        session.execute(_CHANGE_CONTACT, {**key, **changes})
+    if opting_out:
+        session.execute(_HELD, {**key, "status": "suppressed"})
         return 0
-    if contact.opted_out_at is not None:
-        contact.opted_out_at = None
-        session.add(_event(arrival, OPT_IN, at))
     released = session.execute(
-        update(OutboundMessage)
-        .where(*waiting)
-        .values(status="pending", next_attempt_at=at, attempts=0, claimed_until=None)
-        .execution_options(synchronize_session=False)
+        _HELD, {**key, "status": "pending", "next_attempt_at": at, "attempts": 0, "claimed_until": None}
     )
     return int(released.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _event(arrival: Arrival, event: str, at: datetime) -> ContactEvent:
-    return ContactEvent(
-        channel=arrival.channel, address=arrival.address, event=event, message_id=arrival.message_id, at=at
-    )
+def _event(arrival: Arrival, event: str, at: datetime) -> dict[str, Any]:
+    return {
+        "channel": arrival.channel,
+        "address": arrival.address,
+        "event": event,
+        "message_id": arrival.message_id,
+        "at": at,
+    }
 
 
 _DIGIT = re.compile(r"\d")

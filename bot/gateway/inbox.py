@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import bindparam, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,11 +15,12 @@ from bot.dialogue.report import TurnReport
 from bot.gateway.contacts import Arrival, arrived
 from bot.gateway.outbound import Draft
 from bot.gateway.outbox import Queued, queue_texts
-from bot.handoff.csat import may_be_open
+from bot.handoff.csat import SURVEY_LAPSE, may_be_open
 from bot.handoff.queue import ACTIVE
 from bot.store.db import in_store
-from bot.store.models import Handoff, InboundMessage, User
+from bot.store.models import InboundMessage
 from bot.store.review import keep_for_review
+from bot.store.tables import HANDOFFS, INBOUND, USERS, AnyRow
 
 # How an answer's texts join the outbox in the answer's transaction: (session, channel, to, drafts).
 QueueTexts = Callable[[Session, str, str, Sequence[Draft | str]], list[Queued]]
@@ -70,14 +71,70 @@ class Taken:
     surveyed: bool = False
 
 
-def _leased(row: InboundMessage) -> bool:
+# What an `Inbound` is read from (Core rows: the per-message trips skip the ORM's object loading).
+_COLUMNS = (
+    INBOUND.c.id,
+    INBOUND.c.channel,
+    INBOUND.c.external_id,
+    INBOUND.c.sender_id,
+    INBOUND.c.reply_to,
+    INBOUND.c.text,
+    INBOUND.c.meta,
+    INBOUND.c.status,
+    INBOUND.c.replies,
+    INBOUND.c.claimed_until,
+    INBOUND.c.received_at,
+)
+
+
+# The per-message trips' statements, built once: building a statement costs the store thread more than
+# SQLite takes to run it. Parameters named apart from the columns an UPDATE sets from its own keys.
+_USER_BY_PHONE = select(USERS.c.id, USERS.c.account_id).where(
+    USERS.c.phone == bindparam("phone"), USERS.c.phone_verified.is_(True)
+)
+_INSERT = insert(INBOUND).returning(INBOUND.c.id)
+_BY_EXTERNAL_ID = select(*_COLUMNS).where(
+    INBOUND.c.channel == bindparam("by_channel"), INBOUND.c.external_id == bindparam("by_external_id")
+)
+_BY_ID = select(*_COLUMNS).where(INBOUND.c.id == bindparam("message_id"))
+_EARLIER = (
+    select(*_COLUMNS)
+    .where(
+        INBOUND.c.sender_id == bindparam("by_sender"),
+        INBOUND.c.status == "pending",
+        INBOUND.c.id < bindparam("message_id"),
+    )
+    .order_by(INBOUND.c.id)
+)
+_CLAIM = update(INBOUND).where(
+    INBOUND.c.id == bindparam("message_id"),
+    INBOUND.c.status == "pending",
+    or_(
+        INBOUND.c.claimed_until.is_(None),
+        INBOUND.c.claimed_until < bindparam("moment"),
+        INBOUND.c.claimed_by == bindparam("owner"),
+    ),
+)
+# Claimed: the message as stored, whether its sender is handed off, and whether a survey may be open.
+_CLAIMED = select(
+    *_COLUMNS,
+    exists()
+    .where(HANDOFFS.c.sender_id == bindparam("by_sender"), HANDOFFS.c.status.in_(ACTIVE))
+    .label("handed_off"),
+    may_be_open(bindparam("by_sender"), bindparam("survey_since")).label("surveyed"),
+).where(INBOUND.c.id == bindparam("message_id"))
+_ANSWER = update(INBOUND).where(INBOUND.c.id == bindparam("message_id"))
+_ANSWER_OWNED = _ANSWER.where(INBOUND.c.status == "pending", INBOUND.c.claimed_by == bindparam("owner"))
+
+
+def _leased(row: AnyRow) -> bool:
     until = row.claimed_until
     if until is None:
         return False
-    return (until if until.tzinfo else until.replace(tzinfo=UTC)) > _now()
+    return bool((until if until.tzinfo else until.replace(tzinfo=UTC)) > _now())
 
 
-def _inbound(row: InboundMessage) -> Inbound:
+def _inbound(row: AnyRow) -> Inbound:
     return Inbound(
         row.id,
         row.channel,
@@ -97,11 +154,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _verified_user(session: Session, phone: str) -> User | None:
-    """The user whose verified WhatsApp number this is."""
-    return session.scalars(
-        select(User).where(User.phone == phone, User.phone_verified.is_(True))
-    ).one_or_none()
+def _verified_user(session: Session, phone: str) -> AnyRow | None:
+    """The user (id, account_id) whose verified WhatsApp number this is."""
+    return session.execute(_USER_BY_PHONE, {"phone": phone}).first()
 
 
 def _turn_values(turn: TurnReport | None) -> dict[str, Any]:
@@ -147,31 +202,40 @@ class Inbox:
                 user = None if phone is None else _verified_user(session, phone)
                 if user is not None:
                     meta["identity"] = {"user_id": user.id, "account_id": user.account_id}
-                row = InboundMessage(
-                    channel=channel,
-                    external_id=external_id,
-                    sender_id=sender_id,
-                    reply_to=reply_to,
-                    text=text,
-                    meta=meta,
-                    status="pending",
-                    attempts=0,
-                    received_at=moment,
-                )
-                session.add(row)
+                row = {
+                    "channel": channel,
+                    "external_id": external_id,
+                    "sender_id": sender_id,
+                    "reply_to": reply_to,
+                    "text": text,
+                    "meta": meta,
+                    "status": "pending",
+                    "attempts": 0,
+                    "received_at": moment,
+                }
                 try:
-                    session.flush()
-                except IntegrityError:
+                    new_id = session.execute(_INSERT, row).scalar_one()
+                except IntegrityError:  # a replay: (channel, external_id) is stored already
                     session.rollback()
-                    existing = session.scalars(
-                        select(InboundMessage).where(
-                            InboundMessage.channel == channel, InboundMessage.external_id == external_id
-                        )
-                    ).one()
+                    replayed = {"by_channel": channel, "by_external_id": external_id}
+                    existing = session.execute(_BY_EXTERNAL_ID, replayed).one()
                     return _inbound(existing), False, 0
                 released = 0 if arrival is None else arrived(session, arrival, moment)
                 session.commit()
-                return _inbound(row), True, released
+                stored = Inbound(
+                    int(new_id),
+                    channel,
+                    external_id,
+                    sender_id,
+                    reply_to,
+                    text,
+                    dict(meta),
+                    "pending",
+                    None,
+                    False,
+                    moment,
+                )
+                return stored, True, released
 
         stored, new, released = await in_store(self._sessions, run)
         if released and self._released is not None:
@@ -203,21 +267,17 @@ class Inbox:
         def run() -> list[Queued] | None:
             with self._sessions.begin() as session:
                 moment = _now()
-                held = [InboundMessage.id == message_id]
+                values: dict[str, Any] = {
+                    "message_id": message_id,
+                    "status": "answered",
+                    "replies": replies,
+                    "answered_at": moment,
+                    "claimed_until": None,
+                    **_turn_values(turn),
+                }
                 if owner is not None:
-                    held += [InboundMessage.status == "pending", InboundMessage.claimed_by == owner]
-                result = session.execute(
-                    update(InboundMessage)
-                    .where(*held)
-                    .values(
-                        status="answered",
-                        replies=replies,
-                        answered_at=moment,
-                        claimed_until=None,
-                        **_turn_values(turn),
-                    )
-                    .execution_options(synchronize_session=False)
-                )
+                    values["owner"] = owner
+                result = session.execute(_ANSWER if owner is None else _ANSWER_OWNED, values)
                 if owner is not None and result.rowcount != 1:  # type: ignore[attr-defined]
                     return None
                 if review is not None:
@@ -243,20 +303,14 @@ class Inbox:
 
     @staticmethod
     def _claim(session: Session, message_id: int, owner: str, moment: datetime, seconds: float) -> bool:
-        result = session.execute(
-            update(InboundMessage)
-            .where(
-                InboundMessage.id == message_id,
-                InboundMessage.status == "pending",
-                or_(
-                    InboundMessage.claimed_until.is_(None),
-                    InboundMessage.claimed_until < moment,
-                    InboundMessage.claimed_by == owner,
-                ),
-            )
-            .values(claimed_by=owner, claimed_until=moment + timedelta(seconds=seconds))
-            .execution_options(synchronize_session=False)
-        )
+        claim = {
+            "message_id": message_id,
+            "moment": moment,
+            "owner": owner,
+            "claimed_by": owner,
+            "claimed_until": moment + timedelta(seconds=seconds),
+        }
+        result = session.execute(_CLAIM, claim)
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     async def take(
@@ -273,29 +327,18 @@ class Inbox:
         def run() -> Taken:
             moment = _now()
             with self._sessions.begin() as session:
+                keys = {"message_id": message.id, "by_sender": message.sender_id}
                 if earlier:
-                    rows = session.scalars(
-                        select(InboundMessage)
-                        .where(
-                            InboundMessage.sender_id == message.sender_id,
-                            InboundMessage.status == "pending",
-                            InboundMessage.id < message.id,
-                        )
-                        .order_by(InboundMessage.id)
-                    ).all()
+                    rows = session.execute(_EARLIER, keys).all()
                     if rows:
                         return Taken([_inbound(r) for r in rows], False)
                 if not self._claim(session, message.id, owner, moment, seconds):
                     return Taken([], False)
-                row = session.get(InboundMessage, message.id)
-                handed_off, surveyed = session.execute(
-                    select(
-                        exists().where(Handoff.sender_id == message.sender_id, Handoff.status.in_(ACTIVE)),
-                        may_be_open(message.sender_id, moment),
-                    )
-                ).one()
-                current = None if row is None else _inbound(row)
-                return Taken([], True, current, bool(handed_off), bool(surveyed))
+                keys["survey_since"] = moment - SURVEY_LAPSE
+                row = session.execute(_CLAIMED, keys).first()
+                if row is None:
+                    return Taken([], True)
+                return Taken([], True, _inbound(row), bool(row.handed_off), bool(row.surveyed))
 
         return await in_store(self._sessions, run)
 
@@ -305,14 +348,13 @@ class Inbox:
         def run() -> None:
             with self._sessions.begin() as session:
                 session.execute(
-                    update(InboundMessage)
+                    update(INBOUND)
                     .where(
-                        InboundMessage.id.in_(message_ids),
-                        InboundMessage.claimed_by == owner,
-                        InboundMessage.status == "pending",
+                        INBOUND.c.id.in_(message_ids),
+                        INBOUND.c.claimed_by == owner,
+                        INBOUND.c.status == "pending",
                     )
                     .values(claimed_until=_now() + timedelta(seconds=seconds))
-                    .execution_options(synchronize_session=False)
                 )
 
         await in_store(self._sessions, run)
@@ -323,10 +365,9 @@ class Inbox:
         def run() -> None:
             with self._sessions.begin() as session:
                 session.execute(
-                    update(InboundMessage)
-                    .where(InboundMessage.id == message_id, InboundMessage.claimed_by == owner)
+                    update(INBOUND)
+                    .where(INBOUND.c.id == message_id, INBOUND.c.claimed_by == owner)
                     .values(claimed_until=None)
-                    .execution_options(synchronize_session=False)
                 )
 
         await in_store(self._sessions, run)
@@ -336,11 +377,8 @@ class Inbox:
 
         def run() -> list[Inbound]:
             with self._sessions() as session:
-                rows = session.scalars(
-                    select(InboundMessage)
-                    .where(InboundMessage.status == "pending")
-                    .order_by(InboundMessage.id)
-                    .limit(limit)
+                rows = session.execute(
+                    select(*_COLUMNS).where(INBOUND.c.status == "pending").order_by(INBOUND.c.id).limit(limit)
                 )
                 return [_inbound(r) for r in rows]
 
@@ -351,7 +389,7 @@ class Inbox:
 
         def run() -> Inbound | None:
             with self._sessions() as session:
-                row = session.get(InboundMessage, message_id)
+                row = session.execute(_BY_ID, {"message_id": message_id}).first()
                 return None if row is None else _inbound(row)
 
         return await in_store(self._sessions, run)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.gateway.metrics import GatewayMetrics
@@ -43,6 +43,7 @@ from bot.gateway.outbound import (
 )
 from bot.store.db import in_store
 from bot.store.models import Contact, DeliveryStatus, Handoff, HandoffMessage, OutboundMessage
+from bot.store.tables import CONTACTS, DELIVERY_STATUSES, OUTBOUND, AnyRow
 
 log = logging.getLogger("bot.gateway.outbox")
 
@@ -121,33 +122,54 @@ class Pending:
     text: Queued
 
 
-def _pending_query() -> Any:
-    contact = and_(Contact.channel == OutboundMessage.channel, Contact.address == OutboundMessage.recipient)
+def _pending_query() -> Select[Any]:
+    contact = and_(CONTACTS.c.channel == OUTBOUND.c.channel, CONTACTS.c.address == OUTBOUND.c.recipient)
     return (
         select(
-            OutboundMessage.id,
-            OutboundMessage.channel,
-            OutboundMessage.recipient,
-            OutboundMessage.body,
-            OutboundMessage.next_attempt_at,
-            OutboundMessage.claimed_until,
-            OutboundMessage.purpose,
-            OutboundMessage.content,
-            OutboundMessage.media_url,
-            Contact.last_inbound_at,
-            Contact.opted_out_at,
+            OUTBOUND.c.id,
+            OUTBOUND.c.channel,
+            OUTBOUND.c.recipient,
+            OUTBOUND.c.body,
+            OUTBOUND.c.next_attempt_at,
+            OUTBOUND.c.claimed_until,
+            OUTBOUND.c.purpose,
+            OUTBOUND.c.content,
+            OUTBOUND.c.media_url,
+            CONTACTS.c.last_inbound_at,
+            CONTACTS.c.opted_out_at,
         )
-        .outerjoin(Contact, contact)
-        .where(OutboundMessage.status == "pending")
-        .order_by(OutboundMessage.id)
+        .select_from(OUTBOUND.outerjoin(CONTACTS, contact))
+        .where(OUTBOUND.c.status == "pending")
+        .order_by(OUTBOUND.c.id)
+        .limit(1000)
     )
+
+
+# The statements of every answer's trip, built once: building a statement costs the store thread more than
+# SQLite takes to run it. Parameters are named apart from the columns an UPDATE sets from its own keys.
+_PENDING = _pending_query()
+_PENDING_FOR = _PENDING.where(
+    OUTBOUND.c.channel == bindparam("by_channel"), OUTBOUND.c.recipient == bindparam("by_recipient")
+)
+_CONTACT = select(CONTACTS.c.last_inbound_at, CONTACTS.c.opted_out_at).where(
+    CONTACTS.c.channel == bindparam("by_channel"), CONTACTS.c.address == bindparam("by_recipient")
+)
+_INSERT = insert(OUTBOUND).returning(OUTBOUND.c.id, sort_by_parameter_order=True)
+_CHANGE = update(OUTBOUND).where(OUTBOUND.c.id == bindparam("row_id"))
+_REPORTED = select(
+    DELIVERY_STATUSES.c.message_sid,
+    DELIVERY_STATUSES.c.status,
+    DELIVERY_STATUSES.c.error_code,
+    DELIVERY_STATUSES.c.updated_at,
+).where(DELIVERY_STATUSES.c.message_sid.in_(bindparam("sids", expanding=True)))
 
 
 def pending_rows(session: Session, channel: str | None = None, recipient: str | None = None) -> list[Pending]:
     """Texts waiting to go out, oldest first (at most 1,000); one recipient's on one channel when given."""
-    query = _pending_query().limit(1000)
     if channel is not None and recipient is not None:
-        query = query.where(OutboundMessage.channel == channel, OutboundMessage.recipient == recipient)
+        found = session.execute(_PENDING_FOR, {"by_channel": channel, "by_recipient": recipient})
+    else:
+        found = session.execute(_PENDING)
     return [
         Pending(
             r[1],
@@ -164,7 +186,7 @@ def pending_rows(session: Session, channel: str | None = None, recipient: str | 
                 opted_out=r[10] is not None,
             ),
         )
-        for r in session.execute(query)
+        for r in found
     ]
 
 
@@ -185,48 +207,50 @@ def queue_texts(
     them."""
     moment = _now()
     waiting = [pending.text for pending in pending_rows(session, channel, to)]
-    contact = session.get(Contact, (channel, to)) if not waiting else None
-    last_inbound = (
-        waiting[0].last_inbound if waiting else _aware(contact.last_inbound_at if contact else None)
-    )
-    opted_out = waiting[0].opted_out if waiting else bool(contact and contact.opted_out_at)
-    leased = claim is not None and not waiting
+    if waiting:
+        last_inbound, opted_out = waiting[0].last_inbound, waiting[0].opted_out
+    else:
+        contact = session.execute(_CONTACT, {"by_channel": channel, "by_recipient": to}).first()
+        last_inbound = None if contact is None else _aware(contact.last_inbound_at)
+        opted_out = contact is not None and contact.opted_out_at is not None
     items = [_draft(item) for item in drafts]
+    if not items:
+        return waiting
+    leased = claim is not None and not waiting
     rows = [
-        OutboundMessage(
-            channel=channel,
-            recipient=to,
-            body=draft.body,
-            purpose=draft.purpose,
-            content=draft.content,
-            media_url=draft.media_url,
-            inbound_id=draft.inbound_id,
-            handoff_message_id=draft.handoff_message_id,
-            status="pending",
-            attempts=0,
-            next_attempt_at=moment,
-            created_at=moment,
-            claimed_by=claim[0] if leased and claim else None,
-            claimed_until=moment + claim[1] if leased and claim else None,
-            in_flight_since=moment if leased else None,
-        )
+        {
+            "channel": channel,
+            "recipient": to,
+            "body": draft.body,
+            "purpose": draft.purpose,
+            "content": draft.content,
+            "media_url": draft.media_url,
+            "inbound_id": draft.inbound_id,
+            "handoff_message_id": draft.handoff_message_id,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": moment,
+            "created_at": moment,
+            "claimed_by": claim[0] if leased and claim else None,
+            "claimed_until": moment + claim[1] if leased and claim else None,
+            "in_flight_since": moment if leased else None,
+        }
         for draft in items
     ]
-    session.add_all(rows)
-    session.flush()
+    ids = session.execute(_INSERT, rows).scalars().all()
     queued = [
         Queued(
-            row.id,
-            row.body,
+            row_id,
+            draft.body,
             moment,
             leased,
-            row.purpose,
-            row.content,
-            row.media_url,
+            draft.purpose,
+            draft.content,
+            draft.media_url,
             last_inbound=last_inbound,
             opted_out=opted_out,
         )
-        for row in rows
+        for row_id, draft in zip(ids, items, strict=True)
     ]
     return [*waiting, *queued]
 
@@ -569,10 +593,9 @@ class OutboxRows:
         with self._sessions.begin() as session:
             if untried:
                 session.execute(
-                    update(OutboundMessage)
-                    .where(OutboundMessage.id.in_(untried), OutboundMessage.claimed_by == self._owner)
+                    update(OUTBOUND)
+                    .where(OUTBOUND.c.id.in_(untried), OUTBOUND.c.claimed_by == self._owner)
                     .values(claimed_until=None, in_flight_since=None)
-                    .execution_options(synchronize_session=False)
                 )
             reported = self._reported_early(session, [o.provider_id for o in outcomes if o.provider_id])
             held: OutboundMessage | None = None
@@ -591,12 +614,7 @@ class OutboxRows:
                             values["error_code"] = early.error_code
                 else:
                     values.update(last_error=outcome.error, error_code=outcome.code)
-                session.execute(
-                    update(OutboundMessage)
-                    .where(OutboundMessage.id == outcome.id)
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
-                )
+                session.execute(_CHANGE, {"row_id": outcome.id, **values})
                 if outcome.status == "held" and held is None:
                     held = session.get(OutboundMessage, outcome.id)
             if retry is not None:
@@ -619,12 +637,11 @@ class OutboxRows:
             row.next_attempt_at = moment + timedelta(seconds=backoff(row.attempts))
 
     @staticmethod
-    def _reported_early(session: Session, provider_ids: list[str]) -> dict[str, DeliveryStatus]:
+    def _reported_early(session: Session, provider_ids: list[str]) -> dict[str, AnyRow]:
         """Statuses the provider reported before the send was recorded (its callback can win the race)."""
         if not provider_ids:
             return {}
-        query = select(DeliveryStatus).where(DeliveryStatus.message_sid.in_(provider_ids))
-        return {row.message_sid: row for row in session.scalars(query)}
+        return {row.message_sid: row for row in session.execute(_REPORTED, {"sids": provider_ids})}
 
     def _reopen_for(
         self,

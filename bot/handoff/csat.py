@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, exists, or_, select, update
+from sqlalchemy import BindParameter, Exists, exists, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.handoff.queue import now
@@ -21,15 +21,15 @@ SURVEY_LAPSE = timedelta(hours=1)
 COMMENT_LIMIT = 1000
 
 
-def may_be_open(sender_id: str, moment: datetime, lapse: timedelta = SURVEY_LAPSE) -> ColumnElement[bool]:
-    """Whether the sender has a survey this message may answer, as a cheap indexed test (a superset of
-    `Surveys.open_for`, which also checks for a message in between): asked or rated within the lapse, and
-    not commented on yet."""
-    recent = moment - lapse
+def may_be_open(sender_id: str | BindParameter[str], since: datetime | BindParameter[datetime]) -> Exists:
+    """Whether the sender has a survey a message may answer, as a cheap indexed test (a superset of
+    `Surveys.open_for`, which also checks for a message in between): asked or rated since `since` (the
+    message's time less SURVEY_LAPSE), and not commented on yet. Either may be a bound parameter, for a
+    statement built once."""
     return exists().where(
         Handoff.sender_id == sender_id,
         Handoff.csat_comment.is_(None),
-        or_(Handoff.csat_asked_at >= recent, Handoff.csat_rated_at >= recent),
+        or_(Handoff.csat_asked_at >= since, Handoff.csat_rated_at >= since),
     )
 
 

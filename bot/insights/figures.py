@@ -20,11 +20,7 @@ from sqlalchemy.sql import Subquery
 from bot.handoff.triggers import REASONS
 from bot.insights.period import Period
 from bot.insights.sql import has_key, is_json_array, json_array_elements, seconds_between, utc_day
-from bot.store.models import Handoff, InboundMessage, User
-
-INBOUND = InboundMessage.__table__
-HANDOFFS = Handoff.__table__
-USERS = User.__table__
+from bot.store.tables import HANDOFFS, INBOUND, USERS
 
 # Why conversations were handed off, in the three groups the team reads them by: every reason of REASONS
 # other than these two is a topic that needs a person (a new one included).

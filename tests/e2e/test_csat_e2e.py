@@ -85,7 +85,7 @@ def test_each_turn_is_recorded_and_a_misunderstanding_waits_for_review(stack: E2
     assert handoff_status(first) is None and text_of(first).strip(), intent_of(stack, GIBBERISH)
     assert not any((m.get("custom") or {}).get("type") == "turn" for m in first)  # never shown
     recorded = turns(stack, customer.sender)
-    assert recorded[0][1:3] == ("greet", True), recorded  # the engine's own response: the tracker's intent
+    assert recorded[0][1:3] == ("greet", True), recorded  # the engine's own response, its report
     assert recorded[1] == (EXPERT_USERS, "ask_feature_value", True, ["expert"]), recorded
     assert recorded[2] == (GIBBERISH, "nlu_fallback", False, []), recorded
     [item] = query(

@@ -15,7 +15,7 @@ PY3 ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 export PYTHONWARNINGS := ignore::UserWarning
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: soak run-scaled help run test lint unit validate model nlu-eval nlu-cv stories e2e envs seed clean browser bench bench-quick bench-limits bench-metrics bench-insights bench-review
+.PHONY: soak run-scaled help run test lint unit validate model nlu-eval nlu-cv stories e2e envs seed clean browser bench bench-quick bench-limits bench-metrics bench-insights bench-review bench-store
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -124,6 +124,9 @@ bench-insights: envs ## how long the insights figures take on 100,000 conversati
 
 bench-review: envs ## what the CSAT survey check costs each message and the review page's read, on 100,000 conversations (ARGS=--postgres too)
 	$(PY) -m bench.review $(ARGS)
+
+bench-store: envs ## what one message's trips to the store cost the store thread, per channel (ARGS=--postgres for PostgreSQL too)
+	$(PY) -m bench.store $(ARGS)
 
 bench-quick: model ## the benchmark's quick mode at 20 msg/s open loop (a few seconds per step; what `make test` runs)
 	$(PY) -m bench --quick --rates 20

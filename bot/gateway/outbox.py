@@ -42,8 +42,15 @@ from bot.gateway.outbound import (
     Refused,
 )
 from bot.store.db import in_store
-from bot.store.models import Contact, DeliveryStatus, Handoff, HandoffMessage, OutboundMessage
-from bot.store.tables import CONTACTS, DELIVERY_STATUSES, OUTBOUND, AnyRow
+from bot.store.models import Contact, OutboundMessage
+from bot.store.tables import (
+    CONTACTS,
+    DELIVERY_STATUSES,
+    HANDOFF_MESSAGES,
+    HANDOFFS,
+    OUTBOUND,
+    AnyRow,
+)
 
 log = logging.getLogger("bot.gateway.outbox")
 
@@ -162,6 +169,33 @@ _REPORTED = select(
     DELIVERY_STATUSES.c.error_code,
     DELIVERY_STATUSES.c.updated_at,
 ).where(DELIVERY_STATUSES.c.message_sid.in_(bindparam("sids", expanding=True)))
+
+
+# A status callback's statements.
+_STATUS_OF = select(DELIVERY_STATUSES.c.status).where(DELIVERY_STATUSES.c.message_sid == bindparam("sid"))
+_NEW_STATUS = insert(DELIVERY_STATUSES)
+_CHANGE_STATUS = update(DELIVERY_STATUSES).where(DELIVERY_STATUSES.c.message_sid == bindparam("sid"))
+_SENT_AS = (
+    select(
+        OUTBOUND.c.id,
+        OUTBOUND.c.channel,
+        OUTBOUND.c.recipient,
+        OUTBOUND.c.purpose,
+        OUTBOUND.c.status,
+        OUTBOUND.c.handoff_message_id,
+        OUTBOUND.c.delivery,
+        OUTBOUND.c.error_code,
+    )
+    .where(OUTBOUND.c.provider_id == bindparam("sid"))
+    .limit(1)
+)
+_HANDOFF_OF_LINE = select(HANDOFF_MESSAGES.c.handoff_id).where(HANDOFF_MESSAGES.c.id == bindparam("line"))
+_LATEST_HANDOFF = (
+    select(HANDOFFS.c.id)
+    .where(HANDOFFS.c.channel == bindparam("by_channel"), HANDOFFS.c.reply_to == bindparam("by_recipient"))
+    .order_by(HANDOFFS.c.id.desc())
+    .limit(1)
+)
 
 
 def pending_rows(session: Session, channel: str | None = None, recipient: str | None = None) -> list[Pending]:
@@ -473,28 +507,22 @@ class Reported:
     reopen: tuple[str, str, Queued] | None = None
 
 
-def _delivery_event(session: Session, row: OutboundMessage) -> dict[str, Any]:
+def _delivery_event(session: Session, row: Mapping[str, Any]) -> dict[str, Any]:
     """A text's delivery as the console hears of it, with the hand-off it belongs to (if any)."""
     handoff_id = None
-    if row.handoff_message_id is not None:
-        handoff_id = session.scalar(
-            select(HandoffMessage.handoff_id).where(HandoffMessage.id == row.handoff_message_id)
-        )
+    if row["handoff_message_id"] is not None:
+        handoff_id = session.execute(_HANDOFF_OF_LINE, {"line": row["handoff_message_id"]}).scalar()
     if handoff_id is None:
-        handoff_id = session.scalar(
-            select(Handoff.id)
-            .where(Handoff.channel == row.channel, Handoff.reply_to == row.recipient)
-            .order_by(Handoff.id.desc())
-            .limit(1)
-        )
+        to = {"by_channel": row["channel"], "by_recipient": row["recipient"]}
+        handoff_id = session.execute(_LATEST_HANDOFF, to).scalar()
     return {
         "handoff_id": handoff_id,
-        "outbound_id": row.id,
-        "handoff_message_id": row.handoff_message_id,
-        "purpose": row.purpose,
-        "status": row.status,
-        "delivery": row.delivery,
-        "error_code": row.error_code,
+        "outbound_id": row["id"],
+        "handoff_message_id": row["handoff_message_id"],
+        "purpose": row["purpose"],
+        "status": row["status"],
+        "delivery": row["delivery"],
+        "error_code": row["error_code"],
     }
 
 
@@ -695,39 +723,39 @@ class OutboxRows:
     def reported(self, provider_id: str, status: str, code: str | None) -> Reported:
         """Keep the provider's latest status of a message (never moving back: a late "sent" does not undo
         "read"), and put it on the text it belongs to. A text that failed because the window had closed is
-        held for the recipient, and the template that reopens the window queued."""
+        held for the recipient, and the template that reopens the window queued. (Every text gets several
+        callbacks: Core statements built once, as on the message's own trips.)"""
         moment = _now()
         rank = DELIVERY_RANK.get(status, 0)
         with self._sessions.begin() as session:
-            kept = session.get(DeliveryStatus, provider_id)
+            kept = session.execute(_STATUS_OF, {"sid": provider_id}).first()
             if kept is not None and DELIVERY_RANK.get(kept.status, 0) > rank:
                 return Reported()
-            session.merge(
-                DeliveryStatus(message_sid=provider_id, status=status, error_code=code, updated_at=moment)
-            )
-            row = session.scalars(
-                select(OutboundMessage).where(OutboundMessage.provider_id == provider_id)
-            ).first()
+            values = {"status": status, "error_code": code, "updated_at": moment}
+            if kept is None:
+                session.execute(_NEW_STATUS, {"message_sid": provider_id, **values})
+            else:
+                session.execute(_CHANGE_STATUS, {"sid": provider_id, **values})
+            row = session.execute(_SENT_AS, {"sid": provider_id}).first()
             if row is None:
                 return Reported()  # not recorded yet: `record` picks the status up
-            row.delivery, row.delivery_at = status[:16], moment
+            changes: dict[str, Any] = {"delivery": status[:16], "delivery_at": moment}
             if code:
-                row.error_code = code[:16]
+                changes["error_code"] = code[:16]
             reopen = None
             if status in FAILED_DELIVERY:
                 provider = self._providers.get(row.channel)
                 if provider is not None and provider.window_closed(code) and row.purpose in WORTH_REOPENING:
                     # Refused for the window after it was accepted: it waits for the recipient, like a text
                     # refused at once, and goes again (a new message) when they write.
-                    row.status, row.provider_id, row.in_flight_since = "held", None, None
-                    reopen = self._reopen_for(session, row.channel, row.recipient, moment)
+                    changes.update(status="held", provider_id=None, in_flight_since=None)
                 else:
-                    row.status = "failed"
-            session.flush()
-            return Reported(
-                _delivery_event(session, row),
-                None if reopen is None else (row.channel, row.recipient, reopen),
-            )
+                    changes["status"] = "failed"
+            session.execute(_CHANGE, {"row_id": row.id, **changes})
+            if changes.get("status") == "held":
+                reopen = self._reopen_for(session, row.channel, row.recipient, moment)
+            event = _delivery_event(session, {**row._asdict(), **changes})
+            return Reported(event, None if reopen is None else (row.channel, row.recipient, reopen))
 
     def stats(self) -> dict[str, Any]:
         """Counts by status."""

@@ -338,6 +338,8 @@ class Handoff(Base):
         Index("ix_handoffs_status_id", "status", "id"),
         # The insights read a period's hand-offs by the time they were opened.
         Index("ix_handoffs_created_at", "created_at"),
+        # Each status callback finds the hand-off of its text's recipient.
+        Index("ix_handoffs_reply_to", "channel", "reply_to"),
         CheckConstraint("csat_rating BETWEEN 1 AND 5", name="csat_rating_range"),
     )
 

@@ -13,6 +13,7 @@ from bot.store.models import (
     ContactEvent,
     DeliveryStatus,
     Handoff,
+    HandoffMessage,
     InboundMessage,
     OutboundMessage,
     User,
@@ -24,6 +25,7 @@ CONTACTS = cast(Table, Contact.__table__)
 CONTACT_EVENTS = cast(Table, ContactEvent.__table__)
 DELIVERY_STATUSES = cast(Table, DeliveryStatus.__table__)
 HANDOFFS = cast(Table, Handoff.__table__)
+HANDOFF_MESSAGES = cast(Table, HandoffMessage.__table__)
 USERS = cast(Table, User.__table__)
 
 # A row of a Core query, whatever its columns (read by name: `row.id`).

@@ -80,6 +80,9 @@ async def run(spec: Spec) -> dict[str, Any]:
         if spec.channel == WHATSAPP:
             assert spec.twilio is not None
             fake = FakeTwilio(spec.twilio.account_sid, spec.twilio.auth_token, port=spec.twilio.port)
+            if spec.twilio.statuses:  # Twilio's status callbacks, to the gateway serving the webhooks
+                fake.statuses = list(spec.twilio.statuses)
+                fake.deliver_callbacks(spec.base_url)
             async with fake.serving():
                 whatsapp = WhatsAppChannel(spec, session, fake)
                 window = await loop(spec, whatsapp, stats)

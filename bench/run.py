@@ -32,6 +32,7 @@ from typing import Any
 from bench import procs, report, stock
 from bench.load import pending
 from bench.questions import OURS, STOCK, flat
+from bench.report import CALLBACKS_SERIES
 from bot.model import engine_executable, model_path
 from bot.serve import Stack, services
 from bot.settings import PROJECT_ROOT, Settings, get_settings
@@ -39,6 +40,8 @@ from testkit.fake_twilio import FakeTwilio
 
 PUBLIC_URL = "https://bot.bench.example"
 WHATSAPP_FROM = "whatsapp:+14155238886"
+# The status callbacks Twilio posts for each text the gateway sends, in the open-loop series that has them.
+STATUSES = ("sent", "delivered", "read")
 # How long after an open-loop step's arrivals stop its backlog may take to be answered.
 OPEN_SETTLE_S = 60.0
 
@@ -161,8 +164,9 @@ class Bench:
         self.results["notes"].append(text)
         _say(f"  note: {text}")
 
-    def step(self, side: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-        """One step of load in the load generator's process; its result is kept under `side`."""
+    def step(self, side: str, name: str, spec: dict[str, Any], series: str | None = None) -> dict[str, Any]:
+        """One step of load in the load generator's process; its result is kept under `side` (and, for the
+        table, in `series`: its channel unless told)."""
         _say(f"  {name}...")
         wait = max(spec.get("timeout", 30), spec.get("give_up") or 0)
         limit = spec.get("warmup", 0) + spec.get("duration", 0) + wait * 2 + 60
@@ -178,6 +182,7 @@ class Bench:
             if whatsapp and self.sink is not None:
                 self.sink.start()
         result["name"] = name
+        result["series"] = series or spec["channel"]
         if side == "ours" and spec["channel"] != "parse":
             before = len(self.sink.messages()) if self.sink is not None else 0
             left, waited = self.settle()
@@ -378,11 +383,18 @@ class Bench:
             "public_url": PUBLIC_URL,
             "whatsapp_from": WHATSAPP_FROM,
         }
+        # WhatsApp twice: the messages alone (the target), then with the status callbacks a real number
+        # gets for every text (posted by the load generator, on this machine's cores too).
+        series = (
+            ("webchat", "webchat", None),
+            ("whatsapp", "whatsapp", twilio),
+            (CALLBACKS_SERIES, "whatsapp", {**twilio, "statuses": list(STATUSES)}),
+        )
         for rate in plan.rates:
-            for channel in ("webchat", "whatsapp"):
+            for label, channel, fake in series:
                 self.step(
                     "ours",
-                    f"open {channel} {rate:g}/s",
+                    f"open {label} {rate:g}/s",
                     {
                         **common,
                         "kind": "open",
@@ -390,13 +402,14 @@ class Bench:
                         "base_url": gateway,
                         "rate": rate,
                         "duration": plan.open_seconds,
-                        "twilio": twilio if channel == "whatsapp" else None,
+                        "twilio": fake,
                         "store": str(self.tmp / "bot.db") if channel == "whatsapp" else None,
                         "settle": OPEN_SETTLE_S,
                         # An overload leaves a backlog, answered after the arrivals stop: waited for
                         # (its latency counts), and lost only when it never comes.
                         "give_up": plan.open_seconds + OPEN_SETTLE_S,
                     },
+                    series=label,
                 )
 
     # --- the stock bot ----------------------------------------------------------------------------------

@@ -380,6 +380,9 @@ class TwilioSpec:
     auth_token: str
     public_url: str
     whatsapp_from: str
+    # The statuses each accepted message goes through, each posted to the gateway's status callback as
+    # Twilio does (none: no callbacks).
+    statuses: tuple[str, ...] = ()
 
 
 @dataclass

@@ -77,3 +77,18 @@ def test_the_table_shows_each_processs_cpu_per_answered_message() -> None:
     results: dict[str, Any] = {"ours": {"steps": [measured]}}
     results["summary"] = report.summarise(results)
     assert "engine 14.0, gateway 6.0, load generator 3.0; stack 20.0" in report.table(results)
+
+
+def test_whatsapp_with_status_callbacks_is_its_own_series_beside_the_targets() -> None:
+    plain = {**step(100.0, [40.0, 60.0, 250.0]), "throughput": 99.9}
+    with_callbacks = {**step(100.0, [50.0, 90.0, 700.0]), "series": report.CALLBACKS_SERIES}
+    results: dict[str, Any] = {"ours": {"steps": [plain, with_callbacks]}}
+    summary = report.summarise(results)
+    assert summary["open_loop"]["whatsapp"][100.0]["p99"] == 250.0
+    assert summary["open_loop"][report.CALLBACKS_SERIES][100.0]["p99"] == 700.0
+    [whatsapp] = [t for t in summary["targets"] if t["target"].startswith("100 msg/s whatsapp")]
+    assert whatsapp["met"] is True and "p99 250 ms" in whatsapp["measured"]
+    assert not any(report.CALLBACKS_SERIES in t["target"] for t in summary["targets"])
+    results["summary"] = summary
+    rows = [line for line in report.table(results).splitlines() if "100 msg/s" in line]
+    assert [row.split("|")[0].strip() for row in rows][:2] == ["whatsapp", report.CALLBACKS_SERIES]

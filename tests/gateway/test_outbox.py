@@ -20,7 +20,7 @@ from bot.gateway.inbox import Inbox
 from bot.gateway.outbound import AGENT, ANSWER, CONFIRM, NOTICE, Draft, OutboundText, Refused
 from bot.gateway.outbox import Outbox, Queued
 from bot.store.db import make_engine, make_sessionmaker
-from bot.store.models import Contact, OutboundMessage
+from bot.store.models import Contact, Handoff, HandoffMessage, OutboundMessage
 from testkit.fake_twilio import FakeTwilio
 from tests.gateway.conftest import make_settings, rows
 
@@ -463,6 +463,44 @@ async def test_a_late_window_failure_holds_the_text_and_a_status_never_moves_bac
     assert (one["status"], one["delivery"], one["provider_id"]) == ("held", "undelivered", None)
     assert (two["status"], two["delivery"]) == ("sent", "read")
     assert three["purpose"] == "reopen"
+
+
+async def test_each_status_tells_the_console_which_hand_off_and_text_it_is_about(
+    outbox: Outbox, provider: ScriptedProvider, database_url: str
+) -> None:
+    sessions = make_sessionmaker(make_engine(database_url))
+    moment = datetime.now(UTC)
+    with sessions.begin() as session:
+        older = Handoff(sender_id="wa:x", channel=WA, reply_to=TO, reason="requested", created_at=moment)
+        handoff = Handoff(sender_id="wa:x", channel=WA, reply_to=TO, reason="requested", created_at=moment)
+        session.add_all([older, handoff])
+        session.flush()
+        line = HandoffMessage(handoff_id=older.id, role="agent", text="Hola", created_at=moment)
+        session.add(line)
+        session.flush()
+        ids = (older.id, handoff.id, line.id)
+    older_id, handoff_id, line_id = ids
+    await outbox.send(WA, TO, [Draft("Hola", AGENT, handoff_message_id=line_id), Draft("Respuesta")])
+    await outbox.send(WA, "whatsapp:+5215519999999", ["Sin hand-off"])
+    agent, answer, stranger = provider.accepted
+    agent_row, answer_row, stranger_row = outbox_rows(database_url)
+
+    event = await outbox.reported(agent.sid, "delivered", None)
+    assert event == {
+        "handoff_id": older_id,  # the agent's line names its hand-off
+        "outbound_id": agent_row["id"],
+        "handoff_message_id": line_id,
+        "purpose": AGENT,
+        "status": "sent",
+        "delivery": "delivered",
+        "error_code": None,
+    }
+    event = await outbox.reported(answer.sid, "read", None)
+    assert event is not None and event["handoff_id"] == handoff_id  # the recipient's latest hand-off
+    assert (event["outbound_id"], event["handoff_message_id"]) == (answer_row["id"], None)
+    event = await outbox.reported(stranger.sid, "failed", "63024")
+    assert event is not None and event["handoff_id"] is None and event["outbound_id"] == stranger_row["id"]
+    assert (event["status"], event["error_code"]) == ("failed", "63024")
 
 
 async def test_a_status_reported_before_the_send_was_recorded_is_not_lost(

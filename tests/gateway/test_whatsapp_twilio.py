@@ -288,6 +288,14 @@ async def test_a_content_deleted_at_twilio_is_created_again_once(
     assert len(content_creations(twilio)) == 3
     assert sum(m.accepted for m in twilio.messages(ANA_WHATSAPP)) == 3  # one per question, none twice
 
+    # Refused even when new: the same options go as numbered text for a while, without trying again.
+    tried = len(twilio.messages(ANA_WHATSAPP))
+    await twilio.inbound(ANA_WHATSAPP, "¿y ahora?")
+    await settle(hub)
+    [numbered] = twilio.messages(ANA_WHATSAPP)[tried:]
+    assert numbered.accepted and numbered.content_sid is None and "1. Plan 1" in numbered.body
+    assert len(content_creations(twilio)) == 3
+
 
 def content_creations(twilio: FakeTwilio) -> list[Any]:
     return [r for r in twilio.wire("/v1/Content") if r.method == "POST"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +34,10 @@ log = logging.getLogger("bot.gateway.whatsapp")
 RECENT = 50
 # WhatsApp's customer-service window: free-form messages reach a customer this long after their last one.
 WINDOW = timedelta(hours=24)
+# A content Twilio refused as unknown even just after it was created again (credentials that cannot use
+# content, say) goes out as numbered text for this long before it is tried again, instead of costing
+# every message with options four requests and an orphan content.
+CONTENT_REFUSED_SECONDS = 600.0
 
 
 class RedirectingHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
@@ -91,6 +96,17 @@ class ContentTemplates:
         self._client = client
         self._sessions = sessions
         self._known: dict[str, str] = {}
+        # Definitions refused even when new (monotonic time of the refusal): numbered text for a while.
+        self._refused: dict[str, float] = {}
+
+    def refused_lately(self, definition: dict[str, Any]) -> bool:
+        """Whether Twilio refused this definition's content even just after creating it, lately."""
+        at = self._refused.get(content_key(definition))
+        return at is not None and time.monotonic() - at < CONTENT_REFUSED_SECONDS
+
+    def refused(self, definition: dict[str, Any]) -> None:
+        """Twilio refused this definition's content just after creating it: see `refused_lately`."""
+        self._refused[content_key(definition)] = time.monotonic()
 
     async def sid(self, definition: dict[str, Any]) -> str:
         """The Content SID of this definition, created now if it is new."""
@@ -170,7 +186,7 @@ class TwilioProvider:
             return await self._create(
                 text.to, content_sid=str(text.content["sid"]), content_variables=variables
             )
-        if text.content:
+        if text.content and not self._contents.refused_lately(text.content):
             try:
                 return await self._send_options(text.to, text.content)
             except Refused as refusal:
@@ -194,7 +210,12 @@ class TwilioProvider:
                 raise
             log.warning("content %s unknown to Twilio: creating it again", content_sid)
             await self._contents.forget(definition, content_sid)
-            return await self._create(to, content_sid=await self._contents.sid(definition))
+            try:
+                return await self._create(to, content_sid=await self._contents.sid(definition))
+            except Refused as again:
+                if again.code == CONTENT_UNKNOWN:
+                    self._contents.refused(definition)
+                raise
 
     async def _create(self, to: str, **fields: Any) -> str:
         sender = {"messaging_service_sid": self._service} if self._service else {"from_": self._from}

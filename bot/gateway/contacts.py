@@ -6,23 +6,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.store.db import in_store
+from bot.store.db import in_store, utc_or_none
 from bot.store.models import Contact, ContactEvent
 from bot.store.tables import CONTACT_EVENTS, CONTACTS, OUTBOUND
 
 OPT_OUT, OPT_IN = "opt_out", "opt_in"
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -143,10 +137,10 @@ class Contacts:
                 return ContactView(
                     row.channel,
                     row.address,
-                    _aware(row.last_inbound_at),
+                    utc_or_none(row.last_inbound_at),
                     row.profile_name,
-                    _aware(row.opted_out_at),
-                    _aware(row.reopen_queued_at),
+                    utc_or_none(row.opted_out_at),
+                    utc_or_none(row.reopen_queued_at),
                 )
 
         return await in_store(self._sessions, run)
@@ -161,6 +155,6 @@ class Contacts:
                     .where(ContactEvent.channel == channel, ContactEvent.address == address)
                     .order_by(ContactEvent.id)
                 )
-                return [(row.event, _aware(row.at) or row.at, row.message_id) for row in rows]
+                return [(row.event, utc_or_none(row.at) or row.at, row.message_id) for row in rows]
 
         return await in_store(self._sessions, run)

@@ -17,7 +17,7 @@ from bot.gateway.outbound import Draft
 from bot.gateway.outbox import Queued, queue_texts
 from bot.handoff.csat import SURVEY_LAPSE, may_be_open
 from bot.handoff.queue import ACTIVE
-from bot.store.db import in_store
+from bot.store.db import in_store, utc
 from bot.store.models import InboundMessage
 from bot.store.review import keep_for_review
 from bot.store.tables import HANDOFFS, INBOUND, USERS, AnyRow
@@ -129,9 +129,7 @@ _ANSWER_OWNED = _ANSWER.where(INBOUND.c.status == "pending", INBOUND.c.claimed_b
 
 def _leased(row: AnyRow) -> bool:
     until = row.claimed_until
-    if until is None:
-        return False
-    return bool((until if until.tzinfo else until.replace(tzinfo=UTC)) > _now())
+    return until is not None and utc(until) > _now()
 
 
 def _inbound(row: AnyRow) -> Inbound:

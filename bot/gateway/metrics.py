@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.store.db import utc
 from bot.store.models import Handoff, InboundMessage, OutboundMessage
 
 PREFIX = "asistente"
@@ -81,7 +82,7 @@ class GatewayMetrics:
     def answered(self, channel: str, received_at: datetime | None, sent: int) -> None:
         """An answer was handed to the channel: its latency, and its messages when they went out with it."""
         if received_at is not None:
-            aware = received_at if received_at.tzinfo else received_at.replace(tzinfo=UTC)
+            aware = utc(received_at)
             waited = (datetime.now(UTC) - aware).total_seconds()
             self.reply_latency.labels(channel).observe(max(0.0, waited))
         if sent:
@@ -129,7 +130,7 @@ def read_store(session: Session) -> Snapshot:
     )
     age = 0.0
     if oldest is not None:
-        aware = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+        aware = utc(oldest)
         age = max(0.0, (datetime.now(UTC) - aware).total_seconds())
     return Snapshot(outbox, age, handoffs, int(inbox_pending or 0))
 

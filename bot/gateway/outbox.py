@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.gateway.metrics import GatewayMetrics
@@ -41,7 +41,7 @@ from bot.gateway.outbound import (
     Provider,
     Refused,
 )
-from bot.store.db import in_store
+from bot.store.db import in_store, utc, utc_or_none
 from bot.store.models import Contact, OutboundMessage
 from bot.store.tables import (
     CONTACTS,
@@ -87,15 +87,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _utc(moment: datetime) -> datetime:
-    # SQLite returns naive datetimes for timezone-aware columns.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return None if moment is None else _utc(moment)
-
-
 def backoff(attempts: int, ceiling: float = 60.0) -> float:
     """Seconds before the next try after `attempts` failures: 1, 2, 4 … capped."""
     return float(min(ceiling, 2 ** max(0, attempts - 1)))
@@ -129,32 +120,32 @@ class Pending:
     text: Queued
 
 
-def _pending_query() -> Select[Any]:
-    contact = and_(CONTACTS.c.channel == OUTBOUND.c.channel, CONTACTS.c.address == OUTBOUND.c.recipient)
-    return (
-        select(
-            OUTBOUND.c.id,
-            OUTBOUND.c.channel,
-            OUTBOUND.c.recipient,
-            OUTBOUND.c.body,
-            OUTBOUND.c.next_attempt_at,
-            OUTBOUND.c.claimed_until,
-            OUTBOUND.c.purpose,
-            OUTBOUND.c.content,
-            OUTBOUND.c.media_url,
-            CONTACTS.c.last_inbound_at,
-            CONTACTS.c.opted_out_at,
-        )
-        .select_from(OUTBOUND.outerjoin(CONTACTS, contact))
-        .where(OUTBOUND.c.status == "pending")
-        .order_by(OUTBOUND.c.id)
-        .limit(1000)
-    )
-
-
 # The statements of every answer's trip, built once: building a statement costs the store thread more than
 # SQLite takes to run it. Parameters are named apart from the columns an UPDATE sets from its own keys.
-_PENDING = _pending_query()
+_PENDING = (
+    select(
+        OUTBOUND.c.id,
+        OUTBOUND.c.channel,
+        OUTBOUND.c.recipient,
+        OUTBOUND.c.body,
+        OUTBOUND.c.next_attempt_at,
+        OUTBOUND.c.claimed_until,
+        OUTBOUND.c.purpose,
+        OUTBOUND.c.content,
+        OUTBOUND.c.media_url,
+        CONTACTS.c.last_inbound_at,
+        CONTACTS.c.opted_out_at,
+    )
+    .select_from(
+        OUTBOUND.outerjoin(
+            CONTACTS,
+            and_(CONTACTS.c.channel == OUTBOUND.c.channel, CONTACTS.c.address == OUTBOUND.c.recipient),
+        )
+    )
+    .where(OUTBOUND.c.status == "pending")
+    .order_by(OUTBOUND.c.id)
+    .limit(1000)
+)
 _PENDING_FOR = _PENDING.where(
     OUTBOUND.c.channel == bindparam("by_channel"), OUTBOUND.c.recipient == bindparam("by_recipient")
 )
@@ -211,12 +202,12 @@ def pending_rows(session: Session, channel: str | None = None, recipient: str | 
             Queued(
                 r[0],
                 r[3],
-                _utc(r[4]),
+                utc(r[4]),
                 purpose=r[6],
                 content=r[7],
                 media_url=r[8],
-                leased_until=_aware(r[5]),
-                last_inbound=_aware(r[9]),
+                leased_until=utc_or_none(r[5]),
+                last_inbound=utc_or_none(r[9]),
                 opted_out=r[10] is not None,
             ),
         )
@@ -245,7 +236,7 @@ def queue_texts(
         last_inbound, opted_out = waiting[0].last_inbound, waiting[0].opted_out
     else:
         contact = session.execute(_CONTACT, {"by_channel": channel, "by_recipient": to}).first()
-        last_inbound = None if contact is None else _aware(contact.last_inbound_at)
+        last_inbound = None if contact is None else utc_or_none(contact.last_inbound_at)
         opted_out = contact is not None and contact.opted_out_at is not None
     items = [_draft(item) for item in drafts]
     if not items:
@@ -600,7 +591,7 @@ class OutboxRows:
                 .execution_options(synchronize_session=False)
             )
             claimed = bool(result.rowcount == 1)  # type: ignore[attr-defined]
-            return claimed, _aware(previous) if claimed else None
+            return claimed, utc_or_none(previous) if claimed else None
 
     def provider_ids(self, channel: str, recipient: str) -> set[str]:
         """Provider ids already recorded for the recipient (an identical earlier text is not this one)."""
@@ -691,8 +682,8 @@ class OutboxRows:
             session.add(contact)
         if contact.opted_out_at is not None:
             return None
-        last_inbound = _aware(contact.last_inbound_at)
-        queued_at = _aware(contact.reopen_queued_at)
+        last_inbound = utc_or_none(contact.last_inbound_at)
+        queued_at = utc_or_none(contact.reopen_queued_at)
         if queued_at is not None and (last_inbound is None or queued_at > last_inbound):
             return None
         contact.reopen_queued_at = moment

@@ -13,7 +13,7 @@ from sqlalchemy import BindParameter, Exists, exists, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.handoff.queue import now
-from bot.store.db import in_store
+from bot.store.db import in_store, utc
 from bot.store.models import Contact, Handoff, InboundMessage
 
 # How long after the question a rating is taken, and after the rating a comment.
@@ -41,10 +41,6 @@ class Open:
     rated: bool
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=now().tzinfo)
-
-
 class Surveys:
     """Store operations of the survey, run in a worker thread."""
 
@@ -68,7 +64,7 @@ class Surveys:
                     if contact is not None and contact.opted_out_at is not None:
                         return False
                     last = None if contact is None else contact.last_inbound_at
-                    if window is not None and (last is None or now() - _aware(last) >= window):
+                    if window is not None and (last is None or now() - utc(last) >= window):
                         return False
                 result = session.execute(
                     update(Handoff)
@@ -95,7 +91,7 @@ class Surveys:
                 if row is None or row.csat_asked_at is None or row.csat_comment is not None:
                     return None
                 since = row.csat_rated_at if row.csat_rating is not None else row.csat_asked_at
-                if since is None or now() - _aware(since) > self._lapse:
+                if since is None or now() - utc(since) > self._lapse:
                     return None
                 between = session.scalar(
                     select(

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.store.db import in_store
+from bot.store.db import in_store, utc_or_none
 from bot.store.models import Account, Contact, Contract, Handoff, HandoffMessage, User
 
 ACTIVE = ("queued", "assigned")
@@ -18,13 +18,6 @@ ACTIVE = ("queued", "assigned")
 def now() -> datetime:
     """The current time (UTC, aware)."""
     return datetime.now(UTC)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite returns naive datetimes for timezone-aware columns.
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -73,7 +66,7 @@ class HandoffView:
 
 
 def _view(row: Handoff) -> HandoffView:
-    created = _aware(row.created_at)
+    created = utc_or_none(row.created_at)
     assert created is not None
     return HandoffView(
         row.id,
@@ -85,15 +78,15 @@ def _view(row: Handoff) -> HandoffView:
         row.status,
         row.agent_id,
         created,
-        _aware(row.assigned_at),
-        _aware(row.agent_seen_at),
-        _aware(row.resolved_at),
+        utc_or_none(row.assigned_at),
+        utc_or_none(row.agent_seen_at),
+        utc_or_none(row.resolved_at),
         row.announced_position,
     )
 
 
 def _message(row: HandoffMessage) -> dict[str, Any]:
-    created = _aware(row.created_at)
+    created = utc_or_none(row.created_at)
     message: dict[str, Any] = {
         "id": row.id,
         "role": row.role,

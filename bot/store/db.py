@@ -6,6 +6,7 @@ import asyncio
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +26,16 @@ POSTGRES_CONNECT_ARGS: dict[str, object] = {
     "keepalives_count": 2,
     "tcp_user_timeout": 15000,
 }
+
+
+def utc(moment: datetime) -> datetime:
+    """A stored moment, aware and in UTC: SQLite returns naive datetimes for timezone-aware columns."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def utc_or_none(moment: datetime | None) -> datetime | None:
+    """`utc` of a moment that may be missing."""
+    return None if moment is None else utc(moment)
 
 
 def make_engine(url: str) -> Engine:

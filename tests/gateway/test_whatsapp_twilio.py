@@ -42,10 +42,22 @@ async def wa(start_hub: StartHub, twilio: FakeTwilio) -> Hub:
     hub: Hub = await start_hub(
         whatsapp_reopen_template_sid=TEMPLATE_SID, whatsapp_reopen_template_variables={"1": "Ana"}
     )
-    base = str(hub.client.make_url("")).rstrip("/")
-    twilio.webhooks_to(base, hub.settings.public_url)
-    twilio.deliver_callbacks(base)
+    twilio.webhooks_to(base_url(hub), hub.settings.public_url)
+    twilio.deliver_callbacks(base_url(hub))
     return hub
+
+
+@pytest.fixture
+async def posted(start_hub: StartHub, twilio: FakeTwilio) -> Hub:
+    """The gateway as it starts, and the fake posting customers' messages to it."""
+    hub: Hub = await start_hub()
+    twilio.webhooks_to(base_url(hub), hub.settings.public_url)
+    return hub
+
+
+def base_url(hub: Hub) -> str:
+    """Where the test's gateway listens."""
+    return str(hub.client.make_url("")).rstrip("/")
 
 
 async def settle(hub: Hub) -> None:
@@ -195,10 +207,9 @@ def answering_with(hub: Hub, buttons: list[dict[str, str]]) -> None:
 
 
 async def test_options_become_quick_replies_created_once_and_a_tap_picks_one(
-    start_hub: StartHub, twilio: FakeTwilio
+    posted: Hub, twilio: FakeTwilio
 ) -> None:
-    hub: Hub = await start_hub()
-    twilio.webhooks_to(str(hub.client.make_url("")).rstrip("/"), hub.settings.public_url)
+    hub = posted
     await hub.whatsapp("hola")  # opens Ana's window for the fake too
     twilio.customer_wrote(ANA_WHATSAPP)
     await settle(hub)
@@ -219,10 +230,9 @@ async def test_options_become_quick_replies_created_once_and_a_tap_picks_one(
 
 
 async def test_up_to_ten_options_become_a_list_and_more_stay_numbered_text(
-    start_hub: StartHub, twilio: FakeTwilio
+    posted: Hub, twilio: FakeTwilio
 ) -> None:
-    hub: Hub = await start_hub()
-    twilio.webhooks_to(str(hub.client.make_url("")).rstrip("/"), hub.settings.public_url)
+    hub = posted
     answering_with(hub, options(7, "Comparar el plan Specialist con"))
     await twilio.inbound(ANA_WHATSAPP, "compara")
     await settle(hub)
@@ -243,11 +253,8 @@ async def test_up_to_ten_options_become_a_list_and_more_stay_numbered_text(
     assert numbered.content_sid is None and "12. Plan 12" in numbered.body and OPTIONS_HINT in numbered.body
 
 
-async def test_a_refused_rich_message_falls_back_to_numbered_text(
-    start_hub: StartHub, twilio: FakeTwilio
-) -> None:
-    hub: Hub = await start_hub()
-    twilio.webhooks_to(str(hub.client.make_url("")).rstrip("/"), hub.settings.public_url)
+async def test_a_refused_rich_message_falls_back_to_numbered_text(posted: Hub, twilio: FakeTwilio) -> None:
+    hub = posted
     answering_with(hub, options(2))
     twilio.refuse_next(ANA_WHATSAPP, 400, 21656, "The Content Variables parameter is invalid")
     await twilio.inbound(ANA_WHATSAPP, "planes")
@@ -258,11 +265,8 @@ async def test_a_refused_rich_message_falls_back_to_numbered_text(
     assert len(twilio.messages(ANA_WHATSAPP)) == 2  # the refused rich message, then the text; no retry
 
 
-async def test_a_content_deleted_at_twilio_is_created_again_once(
-    start_hub: StartHub, twilio: FakeTwilio
-) -> None:
-    hub: Hub = await start_hub()
-    twilio.webhooks_to(str(hub.client.make_url("")).rstrip("/"), hub.settings.public_url)
+async def test_a_content_deleted_at_twilio_is_created_again_once(posted: Hub, twilio: FakeTwilio) -> None:
+    hub = posted
     answering_with(hub, options(3))
     await twilio.inbound(ANA_WHATSAPP, "planes")
     await settle(hub)

@@ -88,7 +88,8 @@ class Answerer:
             return None
         replies, turn = take_report(replies)
         if turn is None:
-            # Answered by the engine's own responses (a greeting, thanks): its tracker names the intent.
+            # No report (our responses and actions all send one: a model trained before they did, say):
+            # the engine's tracker names the intent.
             intent = await self._engine.latest_intent(inbound.sender_id)
             turn = None if intent is None else TurnReport(intent, intent != "nlu_fallback")
         replies, reason = handoff_request(replies)

@@ -101,6 +101,8 @@ class ContentTemplates:
 
     def refused_lately(self, definition: dict[str, Any]) -> bool:
         """Whether Twilio refused this definition's content even just after creating it, lately."""
+        if not self._refused:  # the usual case: no hashing of the definition on every send
+            return False
         at = self._refused.get(content_key(definition))
         return at is not None and time.monotonic() - at < CONTENT_REFUSED_SECONDS
 
